@@ -1,0 +1,118 @@
+"""Settings: defaults.yaml merged with MATHLABEL_* environment variables, validated by pydantic.
+
+Read when a command or task runs (``get_settings()``), never at import or DAG-parse time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ObjectStoreSettings(_Section):
+    url: str = ""
+    aws_conn_id: str = "aws_default"
+
+
+class GraphSettings(_Section):
+    backend: Literal["falkordb", "neo4j"] = "falkordb"
+    host: str = "127.0.0.1"
+    port: int = 16379
+    graph_name: str = "curriculum"
+    uri: str = ""
+    user: str = "neo4j"
+    password: SecretStr | None = None
+    database: str = "neo4j"
+    neo4j_conn_id: str = "neo4j_default"
+
+
+class LabelStoreSettings(_Section):
+    backend: Literal["embedded", "mongo"] = "embedded"
+    uri: SecretStr | None = None
+    database: str = "mathlabel"
+    mongo_conn_id: str = "mongo_default"
+
+
+class MlflowSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = 15000
+    tracking_uri: str = ""
+
+
+class ServicesSettings(_Section):
+    start_timeout: float = 60.0
+
+
+class LabelingSettings(_Section):
+    curriculum: str = "kr-2022"
+    model_version: str = "lexical-bm25-v1"
+    top_k: int = 5
+    auto_accept_score: float = 0.6
+    max_text_chars: int = 20000
+
+
+class Settings(BaseSettings):
+    """All mathlabel settings. Unknown keys in the defaults file or in a section are errors."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MATHLABEL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        yaml_file=DEFAULTS_FILE,
+    )
+
+    var_dir: Path = Path("var")
+    object_store: ObjectStoreSettings = ObjectStoreSettings()
+    graph: GraphSettings = GraphSettings()
+    label_store: LabelStoreSettings = LabelStoreSettings()
+    mlflow: MlflowSettings = MlflowSettings()
+    services: ServicesSettings = ServicesSettings()
+    labeling: LabelingSettings = LabelingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit arguments, then the environment, then the commented defaults file.
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+
+    @property
+    def var_path(self) -> Path:
+        """Absolute data folder of the embedded stack."""
+        path = self.var_dir.expanduser()
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    @property
+    def object_store_url(self) -> str:
+        return self.object_store.url or (self.var_path / "objects").as_uri()
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.mlflow.tracking_uri or f"http://{self.mlflow.host}:{self.mlflow.port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once on first use."""
+    return Settings()
