@@ -1,0 +1,5 @@
+"""The one base exception of the stores package."""
+
+
+class StoreError(Exception):
+    """A store could not do what was asked (missing object, bad key, unreachable server)."""
