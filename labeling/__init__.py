@@ -1,0 +1,1 @@
+"""Problem and label schemas, ingest, validation, retrieval, labelers and the batch pipeline."""

@@ -1,0 +1,145 @@
+"""Reading drop-folder files into problem records, separating good records from bad ones.
+
+A file-level failure (unknown type, undecodable bytes, no header, no records) raises ``IngestError``; a bad
+record becomes a ``RejectedRecord`` and never takes the good records beside it down.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from labeling.errors import IngestError
+from labeling.schemas import Problem
+
+SUPPORTED = (".jsonl", ".csv")
+
+
+@dataclass
+class RejectedRecord:
+    record: int  # 1-based line (JSONL) or row (CSV, header is row 1) number
+    id: str | None
+    reason: str
+    raw: str
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"record": self.record, "id": self.id, "reason": self.reason}
+
+
+@dataclass
+class ParsedFile:
+    name: str
+    problems: list[tuple[int, Problem]] = field(default_factory=list)
+    rejected: list[RejectedRecord] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        return len(self.problems) + len(self.rejected)
+
+
+def _explain(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "record"
+        parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def _decode(name: str, data: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp949"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise IngestError(f"{name}: not valid UTF-8 or CP949 text")
+
+
+def _jsonl_records(name: str, text: str) -> list[tuple[int, Any, str]]:
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append((number, json.loads(line), line))
+        except json.JSONDecodeError as exc:
+            records.append((number, exc, line))
+    return records
+
+
+def _csv_records(name: str, text: str) -> list[tuple[int, Any, str]]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "id" not in [f.strip() for f in reader.fieldnames]:
+        raise IngestError(f"{name}: CSV header must name an 'id' column (found {reader.fieldnames})")
+    records = []
+    for row in reader:
+        number = reader.line_num
+        clean = {(k or "").strip(): v for k, v in row.items() if k is not None}
+        if None in row:  # more cells than header columns
+            clean["__extra__"] = row[None]
+        records.append((number, clean, ",".join(str(v) for v in row.values())))
+    return records
+
+
+def parse_file(name: str, data: bytes, *, max_text_chars: int, known_codes: set[str] | None = None) -> ParsedFile:
+    """Parse and validate one input file.
+
+    Args:
+        name: the file's name (its suffix decides the format).
+        data: the file's bytes.
+        max_text_chars: records with longer text are rejected.
+        known_codes: when given, provided ``labels`` must be codes of the target curriculum.
+
+    Raises:
+        IngestError: the file as a whole cannot be read.
+    """
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix not in SUPPORTED:
+        raise IngestError(f"{name}: unsupported file type {suffix or '(none)'}; expected one of {', '.join(SUPPORTED)}")
+    if not data.strip():
+        raise IngestError(f"{name}: file is empty")
+    text = _decode(name, data)
+    raw_records = _jsonl_records(name, text) if suffix == ".jsonl" else _csv_records(name, text)
+    parsed = ParsedFile(name=name)
+    first_seen: dict[str, int] = {}
+    for number, value, raw in raw_records:
+        record_id = value.get("id") if isinstance(value, dict) else None
+        record_id = str(record_id) if record_id not in (None, "") else None
+
+        def reject(reason: str, number: int = number, record_id: str | None = record_id, raw: str = raw) -> None:
+            parsed.rejected.append(RejectedRecord(number, record_id, reason, raw))
+
+        if isinstance(value, json.JSONDecodeError):
+            reject(f"invalid JSON: {value.msg} at column {value.colno}")
+            continue
+        if not isinstance(value, dict):
+            reject(f"expected a JSON object, got {type(value).__name__}")
+            continue
+        if "__extra__" in value:
+            reject("row has more cells than the header has columns")
+            continue
+        try:
+            problem = Problem.model_validate(value)
+        except ValidationError as exc:
+            reject(_explain(exc))
+            continue
+        if problem.text and len(problem.text) > max_text_chars:
+            reject(f"text has {len(problem.text)} characters; the limit is {max_text_chars}")
+            continue
+        if problem.id in first_seen:
+            reject(f"duplicate id {problem.id!r} (first at record {first_seen[problem.id]})")
+            continue
+        unknown = [code for code in problem.labels if known_codes is not None and code not in known_codes]
+        if unknown:
+            reject(f"labels not in the target curriculum: {', '.join(unknown)}")
+            continue
+        first_seen[problem.id] = number
+        parsed.problems.append((number, problem))
+    if not parsed.problems and not parsed.rejected:
+        raise IngestError(f"{name}: no records found")
+    return parsed

@@ -1,0 +1,56 @@
+"""From a validated problem and its ranked candidates to one label document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labeling.retrieval import Candidate
+from labeling.schemas import Problem, label_doc_id
+
+
+def decide(candidates: list[Candidate], auto_accept_score: float) -> dict[str, Any]:
+    """The reviewing rule of the cold-start labeler: accept only a confident, known top candidate."""
+    if not candidates:
+        return {"status": "needs_review", "reasons": ["no candidate standard found"]}
+    top = candidates[0]
+    if top.score < auto_accept_score:
+        return {
+            "status": "needs_review",
+            "reasons": [f"top score {top.score:.2f} is below the auto-accept threshold {auto_accept_score:.2f}"],
+        }
+    return {"status": "auto_accepted", "reasons": [f"top score {top.score:.2f} ≥ {auto_accept_score:.2f}"]}
+
+
+def build_label_doc(
+    problem: Problem,
+    candidates: list[Candidate],
+    *,
+    curriculum: str,
+    model_version: str,
+    graph_version: str,
+    run_id: str,
+    batch_id: str,
+    source_uri: str,
+    record: int,
+    auto_accept_score: float,
+) -> dict[str, Any]:
+    """The label document of ARCHITECTURE.md, keyed by (problem id, model version)."""
+    return {
+        "_id": label_doc_id(problem.id, model_version),
+        "problem_id": problem.id,
+        "model_version": model_version,
+        "batch_id": batch_id,
+        "run_id": run_id,
+        "source_uri": source_uri,
+        "record": record,
+        "content_hash": problem.content_hash(curriculum),
+        "curriculum": curriculum,
+        "input": {"text": problem.text, "image": problem.image, "ocr": None, "regions": []},
+        "metadata": problem.metadata,
+        "candidates": [c.to_doc() for c in candidates],
+        "labels": [candidates[0].code] if candidates else [],
+        "provided_labels": problem.labels,
+        "decision": decide(candidates, auto_accept_score),
+        "model_versions": {"labeler": model_version, "layout": None, "ocr": None, "llm": None},
+        "graph_version": graph_version,
+    }

@@ -1,0 +1,96 @@
+"""Problem records (input) and label documents (output), as ARCHITECTURE.md's data contracts define them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from graph_seed.codes import normalize_code
+
+SCHOOLS = {
+    "초등학교": "초등학교", "초": "초등학교", "elementary": "초등학교",
+    "중학교": "중학교", "중": "중학교", "middle": "중학교",
+    "고등학교": "고등학교", "고": "고등학교", "high": "고등학교",
+}  # fmt: skip
+MAX_GRADE = {"초등학교": 6, "중학교": 3, "고등학교": 3}
+Status = Literal["auto_accepted", "needs_review", "verified", "rejected"]
+
+
+class Problem(BaseModel):
+    """One problem record from a JSONL line or CSV row. Unknown fields are kept out, not silently stored."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    text: str | None = None
+    image: str | None = None
+    school: str | None = None
+    grade: int | None = Field(default=None, ge=1, le=6)
+    course: str | None = None
+    unit: str | None = None
+    labels: list[str] = Field(default_factory=list)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("text", "image", "school", "course", "unit", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("grade", mode="before")
+    @classmethod
+    def _grade_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().removesuffix("학년")
+            return int(value) if value.isdigit() else (value or None)
+        return value
+
+    @field_validator("school")
+    @classmethod
+    def _known_school(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.lower() not in SCHOOLS:
+            raise ValueError(f"unknown school {value!r}; use 초등학교, 중학교 or 고등학교")
+        return SCHOOLS[value.lower()]
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _split_labels(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [part for part in value.replace(";", ",").split(",") if part.strip()]
+        return [normalize_code(code) for code in value]
+
+    @model_validator(mode="after")
+    def _content_and_grade(self) -> Problem:
+        if not self.text and not self.image:
+            raise ValueError("record has neither text nor image")
+        if self.school and self.grade and self.grade > MAX_GRADE[self.school]:
+            raise ValueError(f"grade {self.grade} does not exist in {self.school}")
+        return self
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return {"school": self.school, "grade": self.grade, "course": self.course, "unit": self.unit}
+
+    def content_hash(self, curriculum: str) -> str:
+        """Hash of everything that decides the label: re-labeling is skipped when it is unchanged."""
+        payload = {"text": self.text, "image": self.image, "metadata": self.metadata, "curriculum": curriculum}
+        return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+    def query_text(self) -> str:
+        """What the retriever reads: the text plus the unit name the content team gave, if any."""
+        return " ".join(part for part in (self.text, self.unit) if part)
+
+
+def label_doc_id(problem_id: str, model_version: str) -> str:
+    """The natural key of a label document: one per (problem id, labeling model version)."""
+    return f"{problem_id}@{model_version}"
