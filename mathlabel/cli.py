@@ -1,0 +1,232 @@
+"""The ``mathlabel`` command: the same functions the DAGs call, without Airflow (except ``run``, which drives it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mathlabel.config import PROJECT_ROOT, get_settings
+
+app = typer.Typer(help="Label math problems with curriculum achievement standards.", no_args_is_help=True)
+services_app = typer.Typer(help="Start, stop and check the embedded stack under var/.", no_args_is_help=True)
+graph_app = typer.Typer(help="Inspect the curriculum graph.", no_args_is_help=True)
+labels_app = typer.Typer(help="Read label documents.", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+app.add_typer(graph_app, name="graph")
+app.add_typer(labels_app, name="labels")
+
+SAMPLE = PROJECT_ROOT / "labeling" / "samples" / "kr2022_sample.jsonl"
+Names = Annotated[list[str] | None, typer.Argument(help="Services (default: all)")]
+
+
+def _print_statuses(statuses, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps([s.to_dict() for s in statuses], indent=2))
+        return
+    for s in statuses:
+        mark = "ok " if s.ok else ("-- " if s.state == "stopped" else "ERR")
+        pid = f" pid {s.pid}" if s.pid else ""
+        typer.echo(f"[{mark}] {s.name:<10} {s.state:<8}{pid}  {s.detail}")
+
+
+@services_app.command("up")
+def services_up(names: Names = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Start the embedded services (idempotent); exits non-zero naming any that failed."""
+    from mathlabel.services import Stack
+
+    statuses = Stack(get_settings()).up(names)
+    _print_statuses(statuses, as_json)
+    if not all(s.ok for s in statuses):
+        raise typer.Exit(1)
+
+
+@services_app.command("down")
+def services_down(names: Names = None) -> None:
+    """Stop the embedded server processes (data stays under var/)."""
+    from mathlabel.services import Stack
+
+    _print_statuses(Stack(get_settings()).down(names), False)
+
+
+@services_app.command("status")
+def services_status(names: Names = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show whether each service runs and answers; exits non-zero when one does not."""
+    from mathlabel.services import Stack
+
+    statuses = Stack(get_settings()).status(names)
+    _print_statuses(statuses, as_json)
+    if not all(s.ok for s in statuses):
+        raise typer.Exit(1)
+
+
+@app.command()
+def seed(
+    curriculum: Annotated[list[str] | None, typer.Option("--curriculum", "-c", help="Curriculum id")] = None,
+) -> None:
+    """Validate and write curricula into the graph (idempotent)."""
+    from graph_seed.errors import GraphSeedError
+    from graph_seed.loaders import LOADERS, load_curriculum
+    from graph_seed.seed import seed_curriculum
+    from mathlabel.clients import graph_store
+
+    store = graph_store(get_settings())
+    for cid in curriculum or sorted(LOADERS):
+        started = time.monotonic()
+        try:
+            result = seed_curriculum(store, load_curriculum(cid))
+        except GraphSeedError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from exc
+        typer.echo(
+            f"seeded {result.version}: {result.standards} standards in {time.monotonic() - started:.2f}s "
+            f"(graph nodes: {json.dumps(result.nodes_by_label, ensure_ascii=False)})"
+        )
+
+
+@graph_app.command("stats")
+def graph_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Node and edge counts of the curriculum graph."""
+    from mathlabel.clients import graph_store
+
+    store = graph_store(get_settings())
+    stats = {
+        "nodes": {r["label"]: r["n"] for r in store.run("MATCH (n) RETURN labels(n)[0] AS label, count(n) AS n")},
+        "edges": {r["type"]: r["n"] for r in store.run("MATCH ()-[r]->() RETURN type(r) AS type, count(r) AS n")},
+        "standards": {
+            r["curriculum"]: r["n"]
+            for r in store.run("MATCH (s:Standard) RETURN s.curriculum AS curriculum, count(s) AS n")
+        },
+    }
+    typer.echo(json.dumps(stats, ensure_ascii=False, indent=None if as_json else 2))
+
+
+@app.command("label")
+def label_file(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .jsonl or .csv problem file")],
+    curriculum: Annotated[str | None, typer.Option(help="Target curriculum")] = None,
+    force: Annotated[bool, typer.Option(help="Relabel already labeled problems")] = False,
+) -> None:
+    """Label one file in-process (no Airflow), through the same drop-folder steps the DAG runs."""
+    from labeling.batch import CurriculumIndex, batch_config, claim_files, finish_run, process_file
+    from mathlabel.clients import build_stores
+
+    stores = build_stores(get_settings())
+    run_id = "cli__" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    cfg = batch_config(run_id, curriculum, force)
+    stores.objects.write_bytes(f"incoming/{run_id}/{path.name}", path.read_bytes())
+    index = CurriculumIndex(stores.graph, cfg.curriculum)
+    results = [
+        process_file(key, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg).to_dict()
+        for key in claim_files(stores.objects, cfg.run_id, run_id)
+    ]
+    typer.echo(json.dumps(finish_run(stores.objects, run_id, results), ensure_ascii=False, indent=2))
+
+
+@labels_app.command("get")
+def labels_get(problem_id: str, model_version: Annotated[str | None, typer.Option()] = None) -> None:
+    """Print the label document of a problem."""
+    from labeling.schemas import label_doc_id
+    from mathlabel.clients import label_store
+
+    settings = get_settings()
+    doc = label_store(settings).get_label(label_doc_id(problem_id, model_version or settings.labeling.model_version))
+    if doc is None:
+        typer.echo(f"no label document for {problem_id!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+
+
+def _airflow(args: list[str], env: dict[str, str], log_path: Path | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "airflow", *args]
+    if log_path is None:
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    with log_path.open("w") as log:
+        return subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+
+
+def _run_ids(env: dict[str, str]) -> dict[str, str]:
+    done = _airflow(["dags", "list-runs", "batch_labeling", "-o", "json"], env)
+    if done.returncode != 0:
+        return {}
+    # Airflow may print warnings before the JSON document; the document is the last line that opens a list.
+    lines = [line for line in (done.stdout or "").splitlines() if line.startswith("[")]
+    try:
+        return {row["run_id"]: row["state"] for row in json.loads(lines[-1])} if lines else {}
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return {}
+
+
+@app.command("run")
+def run(
+    sample: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Problem set to drop")] = SAMPLE,
+) -> None:
+    """Drop a problem set into incoming/, run the batch_labeling DAG through Airflow, and print a summary."""
+    from labeling.batch import report_key
+    from mathlabel.clients import object_store
+    from mathlabel.services import Stack, airflow_env
+
+    started = time.monotonic()
+    settings = get_settings()
+    down = [s for s in Stack(settings).status() if not s.ok]
+    if down:
+        typer.echo("the embedded stack is not up: " + ", ".join(f"{s.name} ({s.detail})" for s in down), err=True)
+        typer.echo("start it with `mathlabel services up`", err=True)
+        raise typer.Exit(1)
+    objects = object_store(settings)
+    objects.write_bytes(f"incoming/{sample.name}", sample.read_bytes())
+    env = {**os.environ, **airflow_env(settings)}
+    log_dir = settings.var_path / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"batch_labeling-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}.log"
+    before = _run_ids(env)
+    typer.echo(f"dropped {sample.name} into incoming/; running DAG batch_labeling with `airflow dags test`")
+    typer.echo(f"  (Airflow log: {log_path})")
+    done = _airflow(["dags", "test", "batch_labeling", "-c", json.dumps({"selector": sample.name})], env, log_path)
+    new_runs = {k: v for k, v in _run_ids(env).items() if k not in before}
+    if done.returncode != 0 or len(new_runs) != 1 or "success" not in new_runs.values():
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])
+        typer.echo(f"{tail}\n\nbatch_labeling did not succeed (exit {done.returncode}, runs {new_runs})", err=True)
+        raise typer.Exit(1)
+    run_id = next(iter(new_runs))
+    summary = json.loads(objects.read_bytes(report_key(run_id)))
+    elapsed = time.monotonic() - started
+    agreement = summary["top1_agreement"]
+    agreement_text = (
+        f"{agreement:.1%} ({summary['top1_agreements']}/{summary['with_provided_labels']} problems)"
+        if agreement is not None
+        else "n/a (no record carried labels)"
+    )
+    objects_root = settings.var_path / "objects"
+    typer.echo(
+        "\n".join(
+            [
+                "",
+                f"batch_labeling run {run_id}: success",
+                f"  problems read           {summary['read']}",
+                f"  labeled now             {summary['labeled']}",
+                f"  already labeled, skipped {summary['skipped']}",
+                f"  quarantined             {summary['quarantined']}",
+                f"  needs review            {summary['needs_review']}",
+                f"  top-1 agreement with the sample's labels: {agreement_text}",
+                f"  elapsed                 {elapsed:.1f} s",
+                "where the results are:",
+                f"  label documents  {settings.var_path / 'labelstore'} (`mathlabel labels get <problem id>`)",
+                f"  run report       {objects_root / summary['report']}",
+                f"  processed inputs {objects_root / 'processed'}",
+                f"  quarantine       {objects_root / 'quarantine'}",
+                f"  Airflow log      {log_path}",
+            ]
+        )
+    )
+
+
+if __name__ == "__main__":
+    app()

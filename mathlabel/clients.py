@@ -1,0 +1,62 @@
+"""Build store adapters from settings: the one place the CLI turns configuration into clients.
+
+On Airflow, ``operators.clients`` builds the production adapters from Airflow connections instead and falls
+back to these for the embedded stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from mathlabel.config import Settings
+from stores.graph import FalkorGraphStore, GraphStore, Neo4jGraphStore
+from stores.labels import EmbeddedLabelStore, LabelStore, MongoLabelStore
+from stores.objects import LocalObjectStore, ObjectStore, S3ObjectStore
+
+
+def object_store(settings: Settings) -> ObjectStore:
+    url = urlparse(settings.object_store_url)
+    if url.scheme == "file":
+        return LocalObjectStore(url.path)
+    if url.scheme == "s3":
+        import boto3
+
+        return S3ObjectStore(boto3.client("s3"), bucket=url.netloc, prefix=url.path)
+    raise ValueError(f"object_store.url must be file:// or s3://, not {settings.object_store_url!r}")
+
+
+def graph_store(settings: Settings) -> GraphStore:
+    graph = settings.graph
+    if graph.backend == "falkordb":
+        from falkordb import FalkorDB
+
+        return FalkorGraphStore(FalkorDB(host=graph.host, port=graph.port).select_graph(graph.graph_name))
+    from neo4j import GraphDatabase
+
+    if not graph.uri or graph.password is None:
+        raise ValueError("graph.backend=neo4j needs MATHLABEL_GRAPH__URI and MATHLABEL_GRAPH__PASSWORD")
+    driver = GraphDatabase.driver(graph.uri, auth=(graph.user, graph.password.get_secret_value()))
+    return Neo4jGraphStore(driver, database=graph.database)
+
+
+def label_store(settings: Settings) -> LabelStore:
+    config = settings.label_store
+    if config.backend == "embedded":
+        return EmbeddedLabelStore.open(str(settings.var_path / "labelstore"), config.database)
+    from pymongo import MongoClient
+
+    if config.uri is None:
+        raise ValueError("label_store.backend=mongo needs MATHLABEL_LABEL_STORE__URI")
+    return MongoLabelStore(MongoClient(config.uri.get_secret_value())[config.database])
+
+
+@dataclass
+class Stores:
+    objects: ObjectStore
+    graph: GraphStore
+    labels: LabelStore
+
+
+def build_stores(settings: Settings) -> Stores:
+    return Stores(object_store(settings), graph_store(settings), label_store(settings))

@@ -1,0 +1,1 @@
+"""Airflow-side code: custom operators, sensors, and the connection-id → client module."""
