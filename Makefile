@@ -1,0 +1,72 @@
+# Two commands on a fresh machine: `make run` (the main job on the embedded stack) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+# Debian packages the embedded stack needs: libgomp1 for the FalkorDB module (OpenMP).
+DEB_PACKAGES := libgomp1
+# The environment is rebuilt only when what it is made from changes.
+ENV_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+STAMP    := $(VENV)/.installed-$(ENV_HASH)
+
+.PHONY: help run test install deb lint format lock clean down airflow-ui
+
+help:
+	@echo "make run    - install, start the embedded stack, seed kr-2022, label the sample set through Airflow"
+	@echo "make test   - install and run the whole test suite"
+	@echo "make down   - stop the embedded services (data stays in var/)"
+	@echo "make clean  - stop the services and remove var/"
+	@echo "make lint   - ruff"
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(MAKE) --no-print-directory deb
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.8
+	@echo "installing requirements.txt into $(VENV) (downloads are cached by uv; unchanged pins are not re-installed)"
+	@time $(UV) pip install -q --python $(BIN)/python -r requirements.txt
+	@$(UV) pip install -q --python $(BIN)/python --no-deps -e .
+	@rm -f $(VENV)/.installed-* && touch $@
+
+deb:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+run: install
+	$(BIN)/mathlabel services up
+	$(BIN)/mathlabel seed --curriculum kr-2022
+	$(BIN)/mathlabel run
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Re-resolve requirements.txt from requirements.in (only when changing dependencies).
+lock: install
+	$(UV) pip compile requirements.in --python-version 3.11 -o requirements.txt
+
+down:
+	@if [ -x $(BIN)/mathlabel ]; then $(BIN)/mathlabel services down; fi
+
+clean: down
+	rm -rf var
+
+# The Airflow UI on http://127.0.0.1:8080 over the embedded stack (foreground; Ctrl-C stops it).
+airflow-ui: install
+	@eval "$$($(BIN)/python -c 'from mathlabel.services import airflow_env; from mathlabel.config import get_settings; print(" ".join(f"export {k}={v!r};" for k, v in airflow_env(get_settings()).items()))')" && \
+	  $(BIN)/airflow standalone

@@ -1,0 +1,125 @@
+"""The batch_labeling DAG, run by Airflow (dag.test()) over the embedded stores."""
+
+import json
+
+import pytest
+
+from labeling.schemas import label_doc_id
+
+pytestmark = pytest.mark.dag
+
+GOOD = [
+    {"id": "t-1", "text": "180을 소인수분해하여 거듭제곱을 사용한 곱으로 나타내시오.", "labels": ["9수01-01"]},
+    {"id": "t-2", "text": "삼각형의 세 내각의 크기의 합을 구하시오.", "school": "초등학교", "grade": 4,
+     "labels": ["[4수03-25]"]},
+    {"id": "t-3", "text": "두 수 12와 18의 최대공약수와 최소공배수를 소인수분해를 이용하여 구하시오."},
+]  # fmt: skip
+
+
+def _jsonl(records) -> bytes:
+    return "".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in records).encode()
+
+
+@pytest.fixture(scope="module")
+def dag(stack):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from mathlabel.config import PROJECT_ROOT
+
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "batch_labeling.py"))
+    return bag.get_dag("batch_labeling")
+
+
+def _run(dag, **conf):
+    # Always pass every param: dag.test() keeps the previous run's conf on the shared DAG object.
+    run = dag.test(run_conf={"selector": "", "curriculum": "kr-2022", "force": False, **conf})
+    assert run.state == "success", run
+    return run
+
+
+def _date_folder(objects, top: str) -> str:
+    (folder,) = {key.split("/")[1] for key in objects.list(top)}
+    return f"{top}/{folder}"
+
+
+def test_a_run_labels_good_records_and_quarantines_bad_ones(dag, seeded_graph, clean_objects, clean_labels):
+    objects, labels = clean_objects, clean_labels
+    objects.write_bytes("incoming/good.jsonl", _jsonl(GOOD))
+    objects.write_bytes(
+        "incoming/mixed.jsonl",
+        _jsonl([{"id": "m-1", "text": "7 × 8을 계산하시오."}, "{broken json", {"id": "m-3", "labels": ["9수01-01"]}]),
+    )
+    objects.write_bytes("incoming/notes.txt", b"this is not a problem set")
+
+    _run(dag)
+
+    # Every good record has exactly one label document, with candidates from the graph.
+    docs = {d["problem_id"]: d for d in labels.find_labels()}
+    assert sorted(docs) == ["m-1", "t-1", "t-2", "t-3"]
+    t1 = labels.get_label(label_doc_id("t-1", "lexical-bm25-v1"))
+    assert t1["labels"] == ["9수01-01"] and t1["provided_labels"] == ["9수01-01"]
+    assert t1["decision"]["status"] in {"auto_accepted", "needs_review"} and t1["decision"]["reasons"]
+    assert len(t1["candidates"]) == 5 and t1["graph_version"].startswith("kr-2022@")
+    assert docs["t-2"]["provided_labels"] == ["4수03-25"]
+
+    # Inputs left the drop folder: processed when their problems are stored, quarantined when unusable.
+    assert objects.list("incoming") == [] and objects.list("processing") == []
+    processed = _date_folder(objects, "processed")
+    assert sorted(objects.list(processed)) == [f"{processed}/good.jsonl", f"{processed}/mixed.jsonl"]
+    quarantine = _date_folder(objects, "quarantine")
+    assert objects.read_bytes(f"{quarantine}/notes.txt") == b"this is not a problem set"
+    file_error = json.loads(objects.read_bytes(f"{quarantine}/notes.txt.error.json"))
+    assert "unsupported file type .txt" in file_error["reason"]
+    record_errors = json.loads(objects.read_bytes(f"{quarantine}/mixed.jsonl.error.json"))
+    assert [(r["record"], r["id"]) for r in record_errors["records"]] == [(2, None), (3, "m-3")]
+    assert "invalid JSON" in record_errors["records"][0]["reason"]
+    assert "neither text nor image" in record_errors["records"][1]["reason"]
+    rejected = objects.read_bytes(f"{quarantine}/mixed.jsonl.rejected.jsonl").decode().splitlines()
+    assert rejected[0] == "{broken json"
+
+    # The run report counts it all.
+    (report_key,) = objects.list("reports")
+    report = json.loads(objects.read_bytes(report_key))
+    assert (report["read"], report["labeled"], report["quarantined"]) == (6, 4, 2)
+    assert report["files"] == 3 and report["files_quarantined"] == 1
+    assert report["with_provided_labels"] == 2
+
+
+def test_a_second_run_of_the_same_file_labels_nothing_twice(dag, seeded_graph, clean_objects, clean_labels):
+    objects, labels = clean_objects, clean_labels
+    objects.write_bytes("incoming/good.jsonl", _jsonl(GOOD))
+    _run(dag)
+    first = {d["_id"]: d["updated_at"] for d in labels.find_labels()}
+
+    objects.write_bytes("incoming/good.jsonl", _jsonl(GOOD))
+    _run(dag)
+    assert {d["_id"]: d["updated_at"] for d in labels.find_labels()} == first
+    reports = [json.loads(objects.read_bytes(k)) for k in objects.list("reports")]
+    assert sorted((r["labeled"], r["skipped"]) for r in reports) == [(0, 3), (3, 0)]
+    processed = _date_folder(objects, "processed")
+    assert objects.list(processed) == [f"{processed}/good.jsonl"]  # same bytes, one copy
+
+
+def test_selector_and_force_params(dag, seeded_graph, clean_objects, clean_labels):
+    objects, labels = clean_objects, clean_labels
+    objects.write_bytes("incoming/a.jsonl", _jsonl(GOOD[:1]))
+    objects.write_bytes("incoming/b.jsonl", _jsonl(GOOD[1:2]))
+    _run(dag, selector="a.jsonl")
+    assert objects.list("incoming") == ["incoming/b.jsonl"]
+    assert [d["problem_id"] for d in labels.find_labels()] == ["t-1"]
+
+    objects.write_bytes("incoming/a.jsonl", _jsonl(GOOD[:1]))
+    _run(dag, selector="a.jsonl", force=True)
+    reports = sorted(json.loads(objects.read_bytes(k))["labeled"] for k in objects.list("reports"))
+    assert reports == [1, 1]
+
+
+def test_a_changed_file_with_the_same_name_is_kept_beside_the_first(dag, seeded_graph, clean_objects, clean_labels):
+    objects = clean_objects
+    objects.write_bytes("incoming/set.jsonl", _jsonl(GOOD[:1]))
+    _run(dag)
+    objects.write_bytes("incoming/set.jsonl", _jsonl(GOOD[1:]))
+    _run(dag)
+    processed = _date_folder(objects, "processed")
+    assert objects.list(processed) == [f"{processed}/set.1.jsonl", f"{processed}/set.jsonl"]
+    assert clean_labels.count_labels() == 3

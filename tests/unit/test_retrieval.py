@@ -1,0 +1,60 @@
+import pytest
+
+from graph_seed.loaders import load_kr2022
+from graph_seed.seed import graph_rows
+from labeling.retrieval import BM25, LexicalRetriever
+from labeling.text import char_ngrams, morphemes
+
+
+@pytest.fixture(scope="module")
+def retriever() -> LexicalRetriever:
+    rows = graph_rows(load_kr2022())["standards"]
+    standards = [r["props"] | {"grade_band": r["props"]["group"]} for rows_ in rows.values() for r in rows_]
+    return LexicalRetriever(standards)
+
+
+def test_morphemes_keep_content_words_and_drop_endings():
+    tokens = morphemes("삼각형의 넓이를 구하시오.")
+    assert "넓이" in tokens and "구하" in tokens
+    assert "를" not in tokens and "." not in tokens
+
+
+def test_char_ngrams_match_across_spacing():
+    assert set(char_ngrams("최대 공약수")) & set(char_ngrams("최대공약수")) >= {"최대", "공약", "약수"}
+
+
+def test_bm25_prefers_the_document_with_the_rare_query_term():
+    index = BM25([["소인수", "분해"], ["분수", "덧셈"], ["분해", "합성"]])
+    assert index.scores(["소인수"]).argmax() == 0
+
+
+@pytest.mark.parametrize(
+    ("problem", "code"),
+    [
+        ("180을 소인수분해하여 거듭제곱을 사용한 곱으로 나타내시오.", "9수01-01"),
+        ("두 수 12와 18의 최대공약수와 최소공배수를 소인수분해를 이용하여 구하시오.", "9수01-02"),
+        ("삼각형의 세 내각의 크기의 합을 구하시오.", "4수03-25"),
+    ],
+)
+def test_clear_problems_rank_their_standard_first(retriever, problem, code):
+    assert retriever.rank(problem, top_k=5)[0].code == code
+
+
+def test_an_ambiguous_problem_keeps_its_standard_among_the_top_candidates(retriever):
+    # 약수 pulls toward 9수01-02 (최대공약수); the reviewer still sees 9수01-01 as a candidate.
+    codes = [c.code for c in retriever.rank("360을 소인수분해하고, 약수의 개수를 구하시오.", top_k=3)]
+    assert "9수01-01" in codes
+
+
+def test_candidates_are_sorted_scores_summing_to_one_with_breadcrumbs(retriever):
+    candidates = retriever.rank("이차방정식 x² - 5x + 6 = 0을 푸시오.", top_k=5)
+    scores = [c.score for c in candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert sum(scores) == pytest.approx(1.0)
+    assert len(candidates) == 5 and all(c.breadcrumbs for c in candidates)
+    assert all(c.code in retriever.codes for c in candidates)
+
+
+def test_retriever_refuses_an_empty_curriculum():
+    with pytest.raises(ValueError, match="seed the curriculum"):
+        LexicalRetriever([])
