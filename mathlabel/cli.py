@@ -37,15 +37,19 @@ def _print_statuses(statuses, as_json: bool) -> None:
         typer.echo(f"[{mark}] {s.name:<10} {s.state:<8}{pid}  {s.detail}")
 
 
+def _report(statuses, as_json: bool) -> None:
+    """Print the statuses and exit non-zero when any service is not up."""
+    _print_statuses(statuses, as_json)
+    if not all(s.ok for s in statuses):
+        raise typer.Exit(1)
+
+
 @services_app.command("up")
 def services_up(names: Names = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Start the embedded services (idempotent); exits non-zero naming any that failed."""
     from mathlabel.services import Stack
 
-    statuses = Stack(get_settings()).up(names)
-    _print_statuses(statuses, as_json)
-    if not all(s.ok for s in statuses):
-        raise typer.Exit(1)
+    _report(Stack(get_settings()).up(names), as_json)
 
 
 @services_app.command("down")
@@ -61,10 +65,7 @@ def services_status(names: Names = None, as_json: Annotated[bool, typer.Option("
     """Show whether each service runs and answers; exits non-zero when one does not."""
     from mathlabel.services import Stack
 
-    statuses = Stack(get_settings()).status(names)
-    _print_statuses(statuses, as_json)
-    if not all(s.ok for s in statuses):
-        raise typer.Exit(1)
+    _report(Stack(get_settings()).status(names), as_json)
 
 
 @app.command()
