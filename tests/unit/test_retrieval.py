@@ -1,15 +1,15 @@
 import pytest
 
 from graph_seed.loaders import load_kr2022
-from graph_seed.seed import graph_rows
 from labeling.retrieval import BM25, LexicalRetriever
 from labeling.text import char_ngrams, morphemes
 
 
 @pytest.fixture(scope="module")
 def retriever() -> LexicalRetriever:
-    rows = graph_rows(load_kr2022())["standards"]
-    standards = [r["props"] | {"grade_band": r["props"]["group"]} for rows_ in rows.values() for r in rows_]
+    # The fields the graph export gives retrieval (cypher.export_standards), taken straight from the loader.
+    fields = {"code", "text", "school_level", "grade_group", "domain", "content_element", "order"}
+    standards = [s.model_dump(include=fields) | {"grade_band": s.group} for s in load_kr2022().standards]
     return LexicalRetriever(standards)
 
 
