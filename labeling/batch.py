@@ -83,7 +83,7 @@ class CurriculumIndex:
 
     @cached_property
     def version(self) -> str:
-        rows = self.graph.run(*cypher.curriculum_version(self.curriculum))
+        rows = self.graph.run(*cypher.curriculum_hash(self.curriculum))
         return f"{self.curriculum}@{rows[0]['source_hash'][:12]}" if rows else f"{self.curriculum}@unknown"
 
     @cached_property
