@@ -42,7 +42,7 @@ deb:
 
 run: install
 	$(BIN)/mathlabel services up
-	$(BIN)/mathlabel seed --curriculum kr-2022
+	$(BIN)/mathlabel seed
 	$(BIN)/mathlabel run
 
 test: install

@@ -70,43 +70,37 @@ def services_status(names: Names = None, as_json: Annotated[bool, typer.Option("
 
 @app.command()
 def seed(
-    curriculum: Annotated[list[str] | None, typer.Option("--curriculum", "-c", help="Curriculum id")] = None,
+    curriculum: Annotated[
+        list[str] | None, typer.Option("--curriculum", "-c", help="Curriculum id (default: all)")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Rewrite even when the source hash is unchanged")] = False,
 ) -> None:
-    """Validate and write curricula into the graph (idempotent)."""
+    """Validate and write curricula into the graph; unchanged sources are a no-op."""
     from graph_seed.errors import GraphSeedError
     from graph_seed.loaders import LOADERS, load_curriculum
     from graph_seed.seed import seed_curriculum
     from mathlabel.clients import graph_store
 
     store = graph_store(get_settings())
-    for cid in curriculum or sorted(LOADERS):
-        started = time.monotonic()
+    started = time.monotonic()
+    for cid in curriculum or list(LOADERS):
         try:
-            result = seed_curriculum(store, load_curriculum(cid))
+            result = seed_curriculum(store, load_curriculum(cid), force=force)
         except GraphSeedError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from exc
-        typer.echo(
-            f"seeded {result.version}: {result.standards} standards in {time.monotonic() - started:.2f}s "
-            f"(graph nodes: {json.dumps(result.nodes_by_label, ensure_ascii=False)})"
-        )
+        state = "seeded" if result.changed else "unchanged"
+        typer.echo(f"{state} {result.version}: {result.standards} standards in {result.seconds:.2f}s")
+    typer.echo(f"done in {time.monotonic() - started:.2f}s")
 
 
 @graph_app.command("stats")
 def graph_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Node and edge counts of the curriculum graph."""
+    """Per curriculum: standards, domains, grade bands/courses, and edges by type and source."""
+    from graph_seed.queries import stats
     from mathlabel.clients import graph_store
 
-    store = graph_store(get_settings())
-    stats = {
-        "nodes": {r["label"]: r["n"] for r in store.run("MATCH (n) RETURN labels(n)[0] AS label, count(n) AS n")},
-        "edges": {r["type"]: r["n"] for r in store.run("MATCH ()-[r]->() RETURN type(r) AS type, count(r) AS n")},
-        "standards": {
-            r["curriculum"]: r["n"]
-            for r in store.run("MATCH (s:Standard) RETURN s.curriculum AS curriculum, count(s) AS n")
-        },
-    }
-    typer.echo(json.dumps(stats, ensure_ascii=False, indent=None if as_json else 2))
+    typer.echo(json.dumps(stats(graph_store(get_settings())), ensure_ascii=False, indent=None if as_json else 2))
 
 
 @app.command("label")
