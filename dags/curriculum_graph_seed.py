@@ -27,7 +27,12 @@ Validates curriculum source files and writes them into the graph store (Neo4j in
 3. **build_indexes**, 4. **verify** counts against the validated model, then records the source hash,
 5. **publish** one Asset per curriculum (`curriculum_graph_<id>`) so labeling runs know the graph changed.
 
-**Params**: `curricula`, `source` (`shipped` = the project's data, or an object-store prefix such as `curriculum/`),
+**Sources**: a curriculum whose folder `curriculum/<id>/` in the object store holds files is read from there (the
+complete set of that curriculum's files, laid out as in `graph_seed/data/<id>/`); otherwise the shipped data is used.
+Dropping files there and raising the `curriculum_sources` asset event (or waiting for the half-hourly schedule)
+updates the graph.
+
+**Params**: `curricula`, `source` (`auto`; `shipped` = the project's data only; or another object-store prefix),
 `dry_run` (validate only), `force` (rewrite even unchanged curricula).
 """
 
@@ -47,7 +52,11 @@ Validates curriculum source files and writes them into the graph store (Neo4j in
         "curricula": Param(
             CURRICULA, type="array", items={"type": "string", "enum": CURRICULA}, description="Curricula to seed"
         ),
-        "source": Param("shipped", type="string", description="'shipped' or an object-store prefix, e.g. curriculum/"),
+        "source": Param(
+            "auto",
+            type="string",
+            description="auto (curriculum/<id>/ when present, else shipped), shipped, or a prefix",
+        ),
         "dry_run": Param(False, type="boolean", description="Validate only; write nothing"),
         "force": Param(False, type="boolean", description="Rewrite curricula whose sources are unchanged"),
     },

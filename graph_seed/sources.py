@@ -1,35 +1,39 @@
-"""Where curriculum source files come from: the data shipped in ``graph_seed/data`` or an object-store prefix."""
+"""Where curriculum source files come from: the data shipped in ``graph_seed/data`` or the object store.
+
+Sources: ``shipped`` (the project's own files), ``auto`` (per curriculum, the object store's ``curriculum/<id>/``
+folder when it holds files, else the shipped files: what scheduled runs use), or any object-store prefix whose
+``<id>/`` folders hold a curriculum's complete set of files.
+"""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path, PurePosixPath
 
 from graph_seed import DATA_DIR
 from graph_seed.errors import GraphSeedError
-from stores.objects import ObjectStore
+from stores.objects import ObjectStore, join
 
 SHIPPED = "shipped"
+AUTO = "auto"
+DROP_PREFIX = "curriculum"
 
 
-def materialize(objects: ObjectStore | None, source: str, workdir: Path | None = None) -> Path:
-    """The data root (the folder holding ``kr-2022/``, ``us-ccss/``…) for ``source``.
+def root_for(objects: ObjectStore | None, source: str, curriculum_id: str, workdir: Path) -> Path:
+    """The data root (the folder holding ``<curriculum_id>/``) to load ``curriculum_id`` from.
 
-    ``shipped`` is the project's own data; anything else is an object-store prefix (e.g. ``curriculum/``) whose
-    files are copied into ``workdir`` with their relative paths.
+    Object-store files are copied under ``workdir`` with their paths relative to the prefix.
     """
     if source == SHIPPED:
         return DATA_DIR
-    if objects is None:
-        raise GraphSeedError(f"source {source!r} needs an object store")
-    prefix = source.strip("/")
-    keys = objects.list(prefix)
+    prefix = DROP_PREFIX if source == AUTO else source.strip("/")
+    keys = objects.list(join(prefix, curriculum_id)) if objects is not None else []
     if not keys:
-        raise GraphSeedError(f"no curriculum files under {objects.uri(prefix) if prefix else 'the store root'}")
-    root = Path(workdir or tempfile.mkdtemp(prefix="curriculum-"))
+        if source == AUTO:
+            return DATA_DIR
+        where = objects.uri(join(prefix, curriculum_id)) if objects is not None else f"{prefix}/{curriculum_id}"
+        raise GraphSeedError(f"{curriculum_id}: no source files under {where}")
     for key in keys:
-        relative = PurePosixPath(key).relative_to(prefix) if prefix else PurePosixPath(key)
-        target = root / relative
+        target = workdir / PurePosixPath(key).relative_to(prefix) if prefix else workdir / key
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(objects.read_bytes(key))
-    return root
+    return workdir

@@ -8,36 +8,36 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from graph_seed.errors import CurriculumValidationError, GraphSeedError
+from graph_seed.errors import GraphSeedError
 from graph_seed.loaders import load_curriculum
+from graph_seed.models import Curriculum
 from graph_seed.seed import is_current, mark_seeded, verify, write
-from graph_seed.sources import SHIPPED, materialize
+from graph_seed.sources import root_for
 
 log = logging.getLogger(__name__)
 
 
-def _load_all(stores: Any, curricula: list[str], source: str) -> list:
-    workdir = Path(tempfile.mkdtemp(prefix="curriculum-")) if source != SHIPPED else None
+def load_sources(objects: Any, curricula: list[str], source: str) -> list[Curriculum]:
+    """Load and validate each curriculum from ``source``; raise one GraphSeedError listing every failure."""
+    workdir = Path(tempfile.mkdtemp(prefix="curriculum-"))
     try:
-        root = materialize(stores.objects, source, workdir)
         loaded, errors = [], []
         for cid in curricula:
             try:
-                loaded.append(load_curriculum(cid, root))
-            except CurriculumValidationError as exc:
+                loaded.append(load_curriculum(cid, root_for(objects, source, cid, workdir / cid)))
+            except GraphSeedError as exc:
                 errors.append(str(exc))
         if errors:
             raise GraphSeedError("validation failed; nothing was written:\n" + "\n".join(errors))
         return loaded
     finally:
-        if workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def validate_sources(stores: Any, curricula: list[str], source: str, force: bool = False) -> list[dict[str, Any]]:
     """Load and validate every requested curriculum; report which differ from what the graph holds."""
     plans = []
-    for curriculum in _load_all(stores, curricula, source):
+    for curriculum in load_sources(stores.objects, curricula, source):
         changed = force or not is_current(stores.graph, curriculum)
         log.info("%s valid: %d standards, %d edges, changed=%s",
                  curriculum.version, len(curriculum.standards), len(curriculum.edges), changed)  # fmt: skip
@@ -48,7 +48,7 @@ def validate_sources(stores: Any, curricula: list[str], source: str, force: bool
 def write_sources(stores: Any, plans: list[dict[str, Any]], source: str) -> list[str]:
     """Write the changed curricula (loaded again: XCom carries ids, not data). Returns their ids."""
     wanted = [p["curriculum"] for p in plans if p["changed"]]
-    for curriculum in _load_all(stores, wanted, source):
+    for curriculum in load_sources(stores.objects, wanted, source):
         write(stores.graph, curriculum)
         log.info("wrote %s", curriculum.version)
     return wanted
@@ -57,7 +57,7 @@ def write_sources(stores: Any, plans: list[dict[str, Any]], source: str) -> list
 def verify_sources(stores: Any, written: list[str], source: str) -> dict[str, str]:
     """Check the graph against each validated model, then record the source hashes; returns id → version."""
     versions = {}
-    for curriculum in _load_all(stores, written, source):
+    for curriculum in load_sources(stores.objects, written, source):
         verify(stores.graph, curriculum)
         mark_seeded(stores.graph, curriculum)
         versions[curriculum.id] = curriculum.version

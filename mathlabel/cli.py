@@ -73,22 +73,26 @@ def seed(
     curriculum: Annotated[
         list[str] | None, typer.Option("--curriculum", "-c", help="Curriculum id (default: all)")
     ] = None,
+    source: Annotated[str, typer.Option(help="auto | shipped | an object-store prefix")] = "auto",
     force: Annotated[bool, typer.Option(help="Rewrite even when the source hash is unchanged")] = False,
 ) -> None:
-    """Validate and write curricula into the graph; unchanged sources are a no-op."""
+    """Validate and write curricula into the graph; unchanged sources are a no-op, invalid ones write nothing."""
     from graph_seed.errors import GraphSeedError
-    from graph_seed.loaders import LOADERS, load_curriculum
+    from graph_seed.loaders import LOADERS
     from graph_seed.seed import seed_curriculum
-    from mathlabel.clients import graph_store
+    from graph_seed.tasks import load_sources
+    from mathlabel.clients import graph_store, object_store
 
-    store = graph_store(get_settings())
+    settings = get_settings()
+    store = graph_store(settings)
     started = time.monotonic()
-    for cid in curriculum or list(LOADERS):
-        try:
-            result = seed_curriculum(store, load_curriculum(cid), force=force)
-        except GraphSeedError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(1) from exc
+    try:
+        curricula = load_sources(object_store(settings), curriculum or list(LOADERS), source)
+    except GraphSeedError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    for loaded in curricula:
+        result = seed_curriculum(store, loaded, force=force)
         state = "seeded" if result.changed else "unchanged"
         typer.echo(f"{state} {result.version}: {result.standards} standards in {result.seconds:.2f}s")
     typer.echo(f"done in {time.monotonic() - started:.2f}s")

@@ -57,14 +57,15 @@ def seeded_graph(stack, settings):
 
 @pytest.fixture
 def clean_objects(stack, settings):
-    """The embedded object store, emptied before each test that uses it."""
+    """The embedded object store, emptied before and after each test that uses it."""
     from mathlabel.clients import object_store
 
     root = settings.var_path / "objects"
     shutil.rmtree(root, ignore_errors=True)
     store = object_store(settings)
     store.ensure_layout()
-    return store
+    yield store
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from graph_seed import DATA_DIR, queries
 
 pytestmark = pytest.mark.dag
-DEFAULTS = {"curricula": ["kr-2022", "kr-2015", "us-ccss"], "source": "shipped", "dry_run": False, "force": False}
+DEFAULTS = {"curricula": ["kr-2022", "kr-2015", "us-ccss"], "source": "auto", "dry_run": False, "force": False}
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +52,12 @@ def test_dry_run_validates_and_writes_nothing(dag, graph):
     assert queries.stats(graph) == before
 
 
-def test_source_from_the_object_store_and_a_failed_validation_writes_nothing(dag, graph, clean_objects, tmp_path):
+def test_files_dropped_under_curriculum_are_used_and_bad_ones_write_nothing(dag, graph, clean_objects, tmp_path):
     objects = clean_objects
     for path in (DATA_DIR / "us-ccss").rglob("*"):
         if path.is_file():
             objects.write_bytes(f"curriculum/us-ccss/{path.relative_to(DATA_DIR / 'us-ccss')}", path.read_bytes())
-    run, states = _run(dag, curricula=["us-ccss"], source="curriculum/")
+    run, states = _run(dag, curricula=["us-ccss"])
     assert run.state == "success" and states["validate"] == "success"
 
     before = queries.stats(graph)
@@ -65,7 +65,7 @@ def test_source_from_the_object_store_and_a_failed_validation_writes_nothing(dag
     shutil.copy(DATA_DIR / "us-ccss" / "standards.csv", broken)
     text = broken.read_text(encoding="utf-8").replace("Count to 100 by ones and by tens.", "")
     objects.write_bytes("curriculum/us-ccss/standards.csv", text.encode())
-    run, states = _run(dag, curricula=["us-ccss"], source="curriculum/", force=True)
+    run, states = _run(dag, curricula=["us-ccss"], force=True)
     assert run.state == "failed" and states["validate"] == "failed"
     assert states["write"] != "success"
     assert queries.stats(graph) == before
