@@ -143,7 +143,8 @@ def curricula() -> Statement:
 
 
 _STANDARD_FIELDS = (
-    "s.uid AS uid, s.code AS code, s.text AS text, s.school_level AS school_level, s.group AS grade_band, "
+    "s.uid AS uid, s.curriculum AS curriculum, s.code AS code, s.text AS text, s.school_level AS school_level, "
+    "s.group AS grade_band, "
     "s.grade_group AS grade_group, s.domain AS domain, s.content_element AS content_element, s.order AS order, "
     "s.explanation AS explanation, s.considerations AS considerations, s.achievement_levels AS achievement_levels"
 )
@@ -153,6 +154,14 @@ def export_standards(curriculum_id: str) -> Statement:
     """Every standard of a curriculum with its breadcrumbs, for building in-memory retrieval indexes."""
     return (
         f"MATCH (s:Standard {{curriculum: $curriculum}}) RETURN {_STANDARD_FIELDS} ORDER BY s.uid",
+        {"curriculum": curriculum_id},
+    )
+
+
+def export_terms(curriculum_id: str) -> Statement:
+    """(standard code, term) pairs of a curriculum, for retrieval documents."""
+    return (
+        "MATCH (s:Standard {curriculum: $curriculum})-[:USES_TERM]->(t:Term) RETURN s.code AS code, t.name AS term",
         {"curriculum": curriculum_id},
     )
 

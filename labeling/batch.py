@@ -63,18 +63,36 @@ class FileResult:
         return asdict(self)
 
 
-class CurriculumIndex:
-    """The target curriculum as read from the graph once per task; the retriever is built on first use."""
+def expand_curricula(spec: str | list[str]) -> list[str]:
+    """``kr`` means kr-2022 and kr-2015 together; a comma-separated string or a list names several."""
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    out: list[str] = []
+    for name in (n.strip() for n in names if n.strip()):
+        for cid in ("kr-2022", "kr-2015") if name == "kr" else (name,):
+            if cid not in out:
+                out.append(cid)
+    return out
 
-    def __init__(self, graph: GraphStore, curriculum: str) -> None:
+
+class CurriculumIndex:
+    """The target curricula as read from the graph once per task; the retriever is built on first use."""
+
+    def __init__(self, graph: GraphStore, curriculum: str | list[str]) -> None:
         self.graph = graph
-        self.curriculum = curriculum
+        self.curricula = expand_curricula(curriculum)
+        self.curriculum = ",".join(self.curricula)
 
     @cached_property
     def standards(self) -> list[dict[str, Any]]:
-        rows = self.graph.run(*cypher.export_standards(self.curriculum))
-        if not rows:
-            raise LabelingError(f"the graph has no standards for {self.curriculum!r}: run `mathlabel seed` first")
+        rows: list[dict[str, Any]] = []
+        for cid in self.curricula:
+            exported = self.graph.run(*cypher.export_standards(cid))
+            if not exported:
+                raise LabelingError(f"the graph has no standards for {cid!r}: run `mathlabel seed` first")
+            terms: dict[str, list[str]] = {}
+            for row in self.graph.run(*cypher.export_terms(cid)):
+                terms.setdefault(row["code"], []).append(row["term"])
+            rows.extend({**row, "terms": terms.get(row["code"], [])} for row in exported)
         return rows
 
     @cached_property
@@ -83,8 +101,11 @@ class CurriculumIndex:
 
     @cached_property
     def version(self) -> str:
-        rows = self.graph.run(*cypher.curriculum_hash(self.curriculum))
-        return f"{self.curriculum}@{rows[0]['source_hash'][:12]}" if rows else f"{self.curriculum}@unknown"
+        versions = []
+        for cid in self.curricula:
+            rows = self.graph.run(*cypher.curriculum_hash(cid))
+            versions.append(f"{cid}@{(rows[0]['source_hash'] or 'unknown')[:12]}" if rows else f"{cid}@unknown")
+        return ",".join(versions)
 
     @cached_property
     def retriever(self) -> LexicalRetriever:
@@ -178,7 +199,7 @@ def process_file(
 
     result = FileResult(name=name, status="processed", destination="", read=parsed.read)
     batch_id = f"{name}#{PurePosixPath(key).name}:{len(data)}"
-    docs: list[dict[str, Any]] = []
+    to_label: list[tuple[int, Problem]] = []
     for record, problem in parsed.problems:
         if problem.text is None:
             reason = "image-only problems need OCR, which this version does not have yet"
@@ -192,7 +213,10 @@ def process_file(
             _count_agreement(result, problem, existing.get("labels", []))
             result.needs_review += existing.get("decision", {}).get("status") == "needs_review"
             continue
-        candidates = index.retriever.rank(problem.query_text(), cfg.top_k)
+        to_label.append((record, problem))
+    ranked = index.retriever.rank([problem for _, problem in to_label], cfg.top_k) if to_label else []
+    docs: list[dict[str, Any]] = []
+    for (record, problem), candidates in zip(to_label, ranked, strict=True):
         doc = build_label_doc(
             problem,
             candidates,

@@ -28,7 +28,7 @@ class Problem(BaseModel):
     text: str | None = None
     image: str | None = None
     school: str | None = None
-    grade: int | None = Field(default=None, ge=1, le=6)
+    grade: int | None = Field(default=None, ge=0, le=12)  # 0 = kindergarten (us-ccss "K")
     course: str | None = None
     unit: str | None = None
     labels: list[str] = Field(default_factory=list)
@@ -48,6 +48,8 @@ class Problem(BaseModel):
     def _grade_from_text(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = value.strip().removesuffix("학년")
+            if value.upper() == "K":
+                return 0
             return int(value) if value.isdigit() else (value or None)
         return value
 
@@ -73,7 +75,7 @@ class Problem(BaseModel):
     def _content_and_grade(self) -> Problem:
         if not self.text and not self.image:
             raise ValueError("record has neither text nor image")
-        if self.school and self.grade and self.grade > MAX_GRADE[self.school]:
+        if self.school and self.grade is not None and not 1 <= self.grade <= MAX_GRADE[self.school]:
             raise ValueError(f"grade {self.grade} does not exist in {self.school}")
         return self
 

@@ -23,10 +23,33 @@ def normalize_text(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
 
 
+_STOPWORDS = frozenset(
+    """a an the of to in on for and or is are be by with as at from that this it its into than then what which
+    how many much each one two if so can will their there they them you your we our his her he she""".split()  # noqa: SIM905
+)
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "es", "ed", "ly", "s")
+
+
+def light_stem(word: str) -> str:
+    """A light English stemmer (plural, -ing, -ed, -ation): enough to match 'fractions' with 'fraction'."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            stem = word[: -len(suffix)]
+            return stem + "y" if suffix in {"ies", "ied"} else stem
+    return word
+
+
 def morphemes(text: str) -> list[str]:
-    """Content morphemes of ``text`` (stems of verbs and adjectives, nouns, roots)."""
+    """Content morphemes of ``text``: Korean noun/verb/adjective stems and roots, stemmed English words."""
     tokens = _kiwi().tokenize(normalize_text(text))
-    return [token.form for token in tokens if token.tag in _CONTENT_TAGS and len(token.form) > 0]
+    out = []
+    for token in tokens:
+        if token.tag == "SL":
+            if token.form not in _STOPWORDS and len(token.form) > 1:
+                out.append(light_stem(token.form))
+        elif token.tag in _CONTENT_TAGS:
+            out.append(token.form)
+    return out
 
 
 def char_ngrams(text: str, sizes: tuple[int, ...] = (2, 3)) -> list[str]:

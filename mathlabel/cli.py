@@ -129,6 +129,53 @@ def label_file(
     typer.echo(json.dumps(finish_run(stores.objects, run_id, results), ensure_ascii=False, indent=2))
 
 
+def _read_labeled(path: Path, codes: set[str], max_text_chars: int):
+    from labeling.ingest import parse_file
+
+    parsed = parse_file(path.name, path.read_bytes(), max_text_chars=max_text_chars, known_codes=codes)
+    for rejected in parsed.rejected[:5]:
+        typer.echo(f"skipped {path.name} record {rejected.record}: {rejected.reason}", err=True)
+    if len(parsed.rejected) > 5:
+        typer.echo(f"skipped {len(parsed.rejected) - 5} more records of {path.name}", err=True)
+    return [problem for _, problem in parsed.problems], len(parsed.rejected)
+
+
+@app.command("bench")
+def bench(
+    test: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Labeled problems (JSONL/CSV with labels)")],
+    curriculum: Annotated[str, typer.Option(help="Curriculum id(s), comma-separated; 'kr' = kr-2022,kr-2015")] = "",
+    train: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="Train on these first")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Evaluate the labeler on your labeled problems against the seeded graph (seeds nothing)."""
+    from labeling.batch import CurriculumIndex
+    from labeling.evaluate import evaluate
+    from mathlabel.clients import graph_store
+
+    settings = get_settings()
+    index = CurriculumIndex(graph_store(settings), curriculum or settings.labeling.curriculum)
+    problems, skipped = _read_labeled(test, index.codes, settings.labeling.max_text_chars)
+    labeler, train_seconds, n_train = index.retriever, None, 0
+    if train is not None:
+        from training.text_labeler import TrainedLabeler, train_text_labeler
+
+        train_problems, _ = _read_labeled(train, index.codes, settings.labeling.max_text_chars)
+        started = time.perf_counter()
+        model = train_text_labeler(train_problems, index.standards)
+        train_seconds = round(time.perf_counter() - started, 2)
+        labeler, n_train = TrainedLabeler(model, index.retriever), len(train_problems)
+    metrics = evaluate(labeler, problems, auto_accept_score=settings.labeling.auto_accept_score)
+    metrics.update(
+        curricula=index.curricula, test_file=str(test), skipped_records=skipped,
+        train_records=n_train, train_seconds=train_seconds,
+    )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(metrics, ensure_ascii=False))
+        return
+    for key, value in metrics.items():
+        typer.echo(f"{key:<22} {value}")
+
+
 @labels_app.command("get")
 def labels_get(problem_id: str, model_version: Annotated[str | None, typer.Option()] = None) -> None:
     """Print the label document of a problem."""

@@ -24,7 +24,7 @@ def test_seed_then_stats_shows_every_curriculum(stack):
 
 
 def test_seed_of_a_curriculum_with_bad_files_writes_nothing_and_says_why(stack, clean_objects):
-    clean_objects.write_bytes("curriculum/kr-2015/middle_standards.csv", "code,area,grade_band,content\n".encode())
+    clean_objects.write_bytes("curriculum/kr-2015/middle_standards.csv", b"code,area,grade_band,content\n")
     result = runner.invoke(app, ["seed", "--curriculum", "kr-2015", "--force"])
     assert result.exit_code == 1
     assert "kr-2015" in result.output and "nothing was written" in result.output

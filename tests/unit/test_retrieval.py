@@ -1,15 +1,18 @@
 import pytest
 
 from graph_seed.loaders import load_kr2022
-from labeling.retrieval import BM25, LexicalRetriever
-from labeling.text import char_ngrams, morphemes
+from labeling.retrieval import BM25, LexicalRetriever, grade_fit
+from labeling.schemas import Problem
+from labeling.text import char_ngrams, light_stem, morphemes
 
 
 @pytest.fixture(scope="module")
 def retriever() -> LexicalRetriever:
     # The fields the graph export gives retrieval (cypher.export_standards), taken straight from the loader.
     fields = {"code", "text", "school_level", "grade_group", "domain", "content_element", "order"}
-    standards = [s.model_dump(include=fields) | {"grade_band": s.group} for s in load_kr2022().standards]
+    standards = [
+        s.model_dump(include=fields) | {"grade_band": s.group, "curriculum": "kr-2022"} for s in load_kr2022().standards
+    ]
     return LexicalRetriever(standards)
 
 
@@ -37,17 +40,19 @@ def test_bm25_prefers_the_document_with_the_rare_query_term():
     ],
 )
 def test_clear_problems_rank_their_standard_first(retriever, problem, code):
-    assert retriever.rank(problem, top_k=5)[0].code == code
+    assert retriever.rank([Problem(id="p", text=problem)], top_k=5)[0][0].code == code
 
 
 def test_an_ambiguous_problem_keeps_its_standard_among_the_top_candidates(retriever):
     # 약수 pulls toward 9수01-02 (최대공약수); the reviewer still sees 9수01-01 as a candidate.
-    codes = [c.code for c in retriever.rank("360을 소인수분해하고, 약수의 개수를 구하시오.", top_k=3)]
+    codes = [
+        c.code for c in retriever.rank([Problem(id="p", text="360을 소인수분해하고, 약수의 개수를 구하시오.")], 3)[0]
+    ]
     assert "9수01-01" in codes
 
 
 def test_candidates_are_sorted_scores_summing_to_one_with_breadcrumbs(retriever):
-    candidates = retriever.rank("이차방정식 x² - 5x + 6 = 0을 푸시오.", top_k=5)
+    (candidates,) = retriever.rank([Problem(id="p", text="이차방정식 x² - 5x + 6 = 0을 푸시오.")], top_k=5)
     scores = [c.score for c in candidates]
     assert scores == sorted(scores, reverse=True)
     assert sum(scores) == pytest.approx(1.0)
@@ -58,3 +63,33 @@ def test_candidates_are_sorted_scores_summing_to_one_with_breadcrumbs(retriever)
 def test_retriever_refuses_an_empty_curriculum():
     with pytest.raises(ValueError, match="seed the curriculum"):
         LexicalRetriever([])
+
+
+def test_english_words_are_stemmed_and_stopwords_dropped():
+    assert light_stem("fractions") == light_stem("fraction") == "fraction"
+    assert light_stem("multiplying") == "multiply" and light_stem("is") == "is"
+    assert morphemes("The fractions are equivalent") == ["fraction", "equivalent"]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "grade_group", "expected"),
+    [
+        ({"school": "중학교", "grade": 1}, "중1-3", True),
+        ({"school": "중학교", "grade": 1}, "초5-6", False),
+        ({"school": "초등학교", "grade": 4}, "초3-4", True),
+        ({"school": "초등학교", "grade": 4}, "초5-6", False),
+        ({}, "중1-3", None),
+    ],
+)
+def test_grade_fit_follows_school_and_grade(metadata, grade_group, expected):
+    problem = Problem(id="p", text="x", **metadata)
+    assert grade_fit(problem, {"curriculum": "kr-2022", "grade_group": grade_group}) is expected
+
+
+def test_metadata_moves_a_standard_of_the_right_band_to_the_top(retriever):
+    text = "분수의 나눗셈을 계산하시오."
+    codes = {
+        school: retriever.rank([Problem(id="p", text=text, school=school, grade=grade)], 1)[0][0].code
+        for school, grade in (("초등학교", 6), ("중학교", 1))
+    }
+    assert codes["초등학교"].startswith("6수") and not codes["중학교"].startswith("6수")

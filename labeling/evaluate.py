@@ -1,0 +1,66 @@
+"""Measuring a labeler on labeled problems: the numbers `mathlabel bench` prints."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from labeling.pipeline import decide
+from labeling.retrieval import Candidate
+from labeling.schemas import Problem
+
+CUTOFFS = (1, 3, 10)
+
+
+class Labeler(Protocol):
+    """Anything that ranks standards for a batch of problems."""
+
+    version: str
+
+    def rank(self, problems: Sequence[Problem], top_k: int) -> list[list[Candidate]]: ...
+
+
+def first_hit(candidates: list[Candidate], gold: set[str]) -> int | None:
+    """1-based rank of the first correct candidate, or None."""
+    for position, candidate in enumerate(candidates, start=1):
+        if candidate.code in gold:
+            return position
+    return None
+
+
+def evaluate(labeler: Labeler, problems: Sequence[Problem], *, auto_accept_score: float) -> dict[str, Any]:
+    """Top-k accuracy, MRR@10, review load and speed of ``labeler`` on problems that carry ``labels``.
+
+    Raises:
+        ValueError: when no problem carries labels.
+    """
+    labeled = [p for p in problems if p.labels]
+    if not labeled:
+        raise ValueError("no labeled problems to evaluate on (records need 'labels')")
+    started = time.perf_counter()
+    ranked = labeler.rank(labeled, max(CUTOFFS))
+    seconds = time.perf_counter() - started
+    hits = {k: 0 for k in CUTOFFS}
+    reciprocal = 0.0
+    auto = auto_correct = 0
+    for problem, candidates in zip(labeled, ranked, strict=True):
+        position = first_hit(candidates, set(problem.labels))
+        for k in CUTOFFS:
+            hits[k] += position is not None and position <= k
+        reciprocal += 1 / position if position else 0.0
+        if decide(candidates, auto_accept_score)["status"] == "auto_accepted":
+            auto += 1
+            auto_correct += position == 1
+    n = len(labeled)
+    return {
+        "labeler": labeler.version,
+        "n": n,
+        **{f"top{k}": round(hits[k] / n, 4) for k in CUTOFFS},
+        "mrr": round(reciprocal / n, 4),
+        "auto_accept_score": auto_accept_score,
+        "auto_accepted_rate": round(auto / n, 4),
+        "needs_review_rate": round(1 - auto / n, 4),
+        "auto_accepted_top1": round(auto_correct / auto, 4) if auto else None,
+        "problems_per_second": round(n / seconds, 1) if seconds > 0 else None,
+    }
