@@ -8,7 +8,6 @@ re-weights standards of other grade bands down. The index is built once per task
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,28 +22,42 @@ KR_BANDS = {1: "초1-2", 2: "초1-2", 3: "초3-4", 4: "초3-4", 5: "초5-6", 6: 
 
 
 class BM25:
-    """Okapi BM25 over pre-tokenised documents."""
+    """Okapi BM25 over pre-tokenised documents, scored for a batch of queries as one sparse product."""
 
     def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> None:
-        self.k1, self.b = k1, b
+        from scipy.sparse import csr_matrix
+
         self.n_docs = len(docs)
-        self.lengths = np.array([len(d) for d in docs], dtype=float)
-        self.avg_len = float(self.lengths.mean()) if self.n_docs else 0.0
-        self.postings: dict[str, list[tuple[int, int]]] = {}
+        self.vocabulary: dict[str, int] = {}
+        rows, cols, tfs = [], [], []
         for index, doc in enumerate(docs):
             for term, count in Counter(doc).items():
-                self.postings.setdefault(term, []).append((index, count))
-        self.idf = {
-            term: math.log(1 + (self.n_docs - len(p) + 0.5) / (len(p) + 0.5)) for term, p in self.postings.items()
-        }
-        self._norm = self.k1 * (1 - self.b + self.b * self.lengths / (self.avg_len or 1.0))
+                rows.append(index)
+                cols.append(self.vocabulary.setdefault(term, len(self.vocabulary)))
+                tfs.append(count)
+        lengths = np.array([len(d) for d in docs], dtype=float)
+        norm = k1 * (1 - b + b * lengths / (lengths.mean() if self.n_docs else 1.0))
+        tf = np.array(tfs, dtype=float)
+        df = np.bincount(cols, minlength=len(self.vocabulary)) if cols else np.zeros(0)
+        idf = np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
+        weights = idf[cols] * tf * (k1 + 1) / (tf + norm[rows]) if cols else tf
+        # documents x terms, transposed once so a batch of queries is one product
+        self.weights_t = csr_matrix((weights, (rows, cols)), shape=(self.n_docs, len(self.vocabulary))).T.tocsr()
+
+    def score_matrix(self, queries: Sequence[Sequence[str]]) -> np.ndarray:
+        """BM25 scores, queries x documents (each query term counted once)."""
+        from scipy.sparse import csr_matrix
+
+        rows, cols = [], []
+        for index, query in enumerate(queries):
+            for term in {t for t in query if t in self.vocabulary}:
+                rows.append(index)
+                cols.append(self.vocabulary[term])
+        indicator = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(queries), len(self.vocabulary)))
+        return np.asarray((indicator @ self.weights_t).todense())
 
     def scores(self, query: Sequence[str]) -> np.ndarray:
-        out = np.zeros(self.n_docs)
-        for term in set(query):
-            for index, tf in self.postings.get(term, ()):
-                out[index] += self.idf[term] * tf * (self.k1 + 1) / (tf + self._norm[index])
-        return out
+        return self.score_matrix([query])[0]
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,7 @@ class LexicalRetriever:
         self.temperature = temperature
         self.off_band_weight = off_band_weight
         self.tokenizers = tokenizers
+        self._fit_cache: dict[tuple, np.ndarray] = {}
         documents = [document(s) for s in standards]
         self.rankers = [BM25([tokenize(d) for d in documents]) for tokenize in tokenizers]
 
@@ -126,18 +140,28 @@ class LexicalRetriever:
     def version(self) -> str:
         return "lexical-bm25"
 
-    def scores(self, problem: Problem) -> np.ndarray:
-        """Fused lexical score of every standard, in [0, 1], re-weighted by grade fit."""
-        text = problem.query_text()
-        combined = np.zeros(len(self.standards))
+    def fit_weights(self, problem: Problem) -> np.ndarray:
+        """Per-standard weight from the problem's grade metadata (cached: few distinct metadata combinations)."""
+        key = (problem.school, problem.grade, problem.course)
+        cached = self._fit_cache.get(key)
+        if cached is None:
+            cached = np.array([self.off_band_weight if grade_fit(problem, s) is False else 1.0 for s in self.standards])
+            self._fit_cache[key] = cached
+        return cached
+
+    def score_batch(self, problems: Sequence[Problem]) -> np.ndarray:
+        """Fused lexical scores, problems x standards, in [0, 1], re-weighted by grade fit."""
+        texts = [problem.query_text() for problem in problems]
+        combined = np.zeros((len(problems), len(self.standards)))
         for tokenize, ranker in zip(self.tokenizers, self.rankers, strict=True):
-            scores = ranker.scores(tokenize(text))
-            best = scores.max()
-            if best > 0:
-                combined += scores / best
+            scores = ranker.score_matrix([tokenize(text) for text in texts])
+            best = scores.max(axis=1, keepdims=True)
+            combined += np.divide(scores, best, out=np.zeros_like(scores), where=best > 0)
         combined /= len(self.rankers)
-        weights = np.array([self.off_band_weight if grade_fit(problem, s) is False else 1.0 for s in self.standards])
-        return combined * weights
+        return combined * np.vstack([self.fit_weights(problem) for problem in problems])
+
+    def scores(self, problem: Problem) -> np.ndarray:
+        return self.score_batch([problem])[0]
 
     def candidates(self, scores: np.ndarray, top_k: int) -> list[Candidate]:
         """Top ``top_k`` standards by ``scores``, with a softmax confidence over the returned list."""
@@ -157,4 +181,6 @@ class LexicalRetriever:
         ]
 
     def rank(self, problems: Sequence[Problem], top_k: int) -> list[list[Candidate]]:
-        return [self.candidates(self.scores(problem), top_k) for problem in problems]
+        if not problems:
+            return []
+        return [self.candidates(row, top_k) for row in self.score_batch(problems)]

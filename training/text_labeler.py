@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from labeling.retrieval import Candidate, LexicalRetriever, breadcrumbs, grade_fit, standard_document
+from labeling.retrieval import Candidate, LexicalRetriever, breadcrumbs, standard_document
 from labeling.schemas import Problem
 from labeling.text import morphemes, normalize_text
 
@@ -188,18 +188,16 @@ class TrainedLabeler:
             return []
         params = self.model.params
         model_proba = self.model.predict_proba([p.query_text() for p in problems])
+        lexical = self.retriever.score_batch(problems)
         out = []
         standards = self.retriever.standards
-        for row, problem in zip(model_proba, problems, strict=True):
-            lexical = self.retriever.scores(problem)
-            retrieval = np.exp((lexical - lexical.max()) / params.retrieval_temperature)
+        for row, scores, problem in zip(model_proba, lexical, problems, strict=True):
+            retrieval = np.exp((scores - scores.max()) / params.retrieval_temperature)
             retrieval /= retrieval.sum()
             model = np.where(self.columns >= 0, row[np.maximum(self.columns, 0)], 0.0)
-            blended = params.model_weight * model + (1 - params.model_weight) * retrieval
-            fit = np.array(
-                [self.retriever.off_band_weight if grade_fit(problem, s) is False else 1.0 for s in standards]
-            )
-            blended = blended * fit
+            blended = (
+                params.model_weight * model + (1 - params.model_weight) * retrieval
+            ) * self.retriever.fit_weights(problem)
             blended /= blended.sum()
             order = np.argsort(-blended, kind="stable")[:top_k]
             out.append(
