@@ -1,0 +1,71 @@
+"""Benchmark: the labelers measured with `mathlabel bench` on the data the project ships.
+
+Run with the embedded stack up and seeded (`make run`, or `mathlabel services up && mathlabel seed`):
+    .venv/bin/python benchmarks/labeling.py > benchmarks/results/labeling.json
+
+Scenarios:
+- kr-2022 cold start on the 109-problem Korean sample (labeling/samples/kr2022_sample.jsonl);
+- kr-2022 trained on a per-standard split of that sample (for each standard, its first problem by id is held out
+  for testing, the rest train), evaluated on the held-out half;
+- us-ccss cold start and trained on MathCAMPS (benchmarks/data, its own 80/20 split).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "labeling" / "samples" / "kr2022_sample.jsonl"
+MATHCAMPS = ROOT / "benchmarks" / "data"
+
+
+def bench(*args: str) -> dict:
+    command = [str(Path(sys.executable).with_name("mathlabel")), "bench", "--json", *args]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def split_sample(folder: Path) -> tuple[Path, Path]:
+    by_standard: dict[str, list[dict]] = defaultdict(list)
+    for line in SAMPLE.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        by_standard[record["labels"][0]].append(record)
+    train, test = [], []
+    for records in by_standard.values():
+        records.sort(key=lambda r: r["id"])
+        test.append(records[0])
+        train.extend(records[1:])
+    paths = folder / "kr_train.jsonl", folder / "kr_test.jsonl"
+    for path, records in zip(paths, (train, test), strict=True):
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return paths
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        kr_train, kr_test = split_sample(Path(folder))
+        results = {
+            "kr-2022 cold start, sample (109)": bench("--curriculum", "kr-2022", "--test", str(SAMPLE)),
+            "kr-2022 cold start, held-out half (51)": bench("--curriculum", "kr-2022", "--test", str(kr_test)),
+            "kr-2022 trained on the other half (58)": bench(
+                "--curriculum", "kr-2022", "--test", str(kr_test), "--train", str(kr_train)
+            ),
+            "kr (kr-2022 + kr-2015) cold start, sample": bench("--curriculum", "kr", "--test", str(SAMPLE)),
+            "us-ccss cold start, MathCAMPS test": bench(
+                "--curriculum", "us-ccss", "--test", str(MATHCAMPS / "mathcamps_test.jsonl")
+            ),
+            "us-ccss trained, MathCAMPS": bench(
+                "--curriculum", "us-ccss", "--test", str(MATHCAMPS / "mathcamps_test.jsonl"),
+                "--train", str(MATHCAMPS / "mathcamps_train.jsonl"),
+            ),  # fmt: skip
+        }
+    print(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
