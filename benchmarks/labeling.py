@@ -60,9 +60,13 @@ def main() -> None:
                 "--curriculum", "us-ccss", "--test", str(MATHCAMPS / "mathcamps_test.jsonl")
             ),
             "us-ccss trained, MathCAMPS": bench(
-                "--curriculum", "us-ccss", "--test", str(MATHCAMPS / "mathcamps_test.jsonl"),
-                "--train", str(MATHCAMPS / "mathcamps_train.jsonl"),
-            ),  # fmt: skip
+                "--curriculum",
+                "us-ccss",
+                "--test",
+                str(MATHCAMPS / "mathcamps_test.jsonl"),
+                "--train",
+                str(MATHCAMPS / "mathcamps_train.jsonl"),
+            ),
         }
     print(json.dumps(results, ensure_ascii=False, indent=2))
 

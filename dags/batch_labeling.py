@@ -55,14 +55,24 @@ def batch_labeling():
     @task(map_index_template="{{ file_name }}")
     def label_file(key: str) -> dict:
         from labeling.batch import CurriculumIndex, batch_config, process_file
+        from mathlabel.config import get_settings
         from operators.clients import build_stores
+        from training.registry import labeler_for
 
         context = get_current_context()
         context["file_name"] = key.rsplit("/", 1)[-1]
-        stores = build_stores()
-        cfg = batch_config(context["run_id"], context["params"]["curriculum"], context["params"]["force"])
-        index = CurriculumIndex(stores.graph, cfg.curriculum)
-        return process_file(key, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg).to_dict()
+        settings, stores, params = get_settings(), build_stores(), context["params"]
+        index = CurriculumIndex(stores.graph, params["curriculum"])
+        labeler, version = labeler_for(
+            index,
+            alias=settings.labeling.model_alias,
+            tracking_uri=settings.mlflow_tracking_uri,
+            fallback_version=settings.labeling.model_version,
+        )
+        print(f"labeling with {version}")
+        cfg = batch_config(context["run_id"], params["curriculum"], params["force"], model_version=version)
+        result = process_file(key, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler)
+        return result.to_dict()
 
     @task(trigger_rule="all_done")
     def report(results: list[dict]) -> dict:

@@ -17,6 +17,7 @@ from typing import Any
 
 from graph_seed import cypher
 from labeling.errors import IngestError, LabelingError
+from labeling.evaluate import Labeler
 from labeling.ingest import ParsedFile, RejectedRecord, parse_file
 from labeling.pipeline import build_label_doc
 from labeling.retrieval import LexicalRetriever
@@ -57,6 +58,7 @@ class FileResult:
     needs_review: int = 0
     error: str | None = None
     error_key: str | None = None
+    model_version: str = ""
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -180,9 +182,18 @@ def _count_agreement(result: FileResult, problem: Problem, chosen: list[str]) ->
 
 
 def process_file(
-    key: str, *, objects: ObjectStore, labels: LabelStore, index: CurriculumIndex, cfg: BatchConfig
+    key: str,
+    *,
+    objects: ObjectStore,
+    labels: LabelStore,
+    index: CurriculumIndex,
+    cfg: BatchConfig,
+    labeler: Labeler | None = None,
 ) -> FileResult:
-    """Label every good record of one claimed file, quarantine the bad ones, then move the file on."""
+    """Label every good record of one claimed file, quarantine the bad ones, then move the file on.
+
+    ``labeler`` defaults to the cold-start retriever; ``cfg.model_version`` must name the labeler used.
+    """
     started = time.monotonic()
     name = PurePosixPath(key).relative_to(join("processing", cfg.run_id)).as_posix()
     data = objects.read_bytes(key)
@@ -197,7 +208,9 @@ def process_file(
         result.read = result.quarantined = parsed.read
         return result
 
-    result = FileResult(name=name, status="processed", destination="", read=parsed.read)
+    result = FileResult(
+        name=name, status="processed", destination="", read=parsed.read, model_version=cfg.model_version
+    )
     batch_id = f"{name}#{PurePosixPath(key).name}:{len(data)}"
     to_label: list[tuple[int, Problem]] = []
     for record, problem in parsed.problems:
@@ -214,7 +227,7 @@ def process_file(
             result.needs_review += existing.get("decision", {}).get("status") == "needs_review"
             continue
         to_label.append((record, problem))
-    ranked = index.retriever.rank([problem for _, problem in to_label], cfg.top_k) if to_label else []
+    ranked = (labeler or index.retriever).rank([problem for _, problem in to_label], cfg.top_k) if to_label else []
     docs: list[dict[str, Any]] = []
     for (record, problem), candidates in zip(to_label, ranked, strict=True):
         doc = build_label_doc(
@@ -255,7 +268,9 @@ def safe_run_id(run_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
 
 
-def batch_config(run_id: str, curriculum: str | None = None, force: bool = False) -> BatchConfig:
+def batch_config(
+    run_id: str, curriculum: str | None = None, force: bool = False, model_version: str | None = None
+) -> BatchConfig:
     """The batch settings of one run, from the defaults file and the environment, read when the task runs."""
     from mathlabel.config import get_settings
 
@@ -264,7 +279,7 @@ def batch_config(run_id: str, curriculum: str | None = None, force: bool = False
         run_id=safe_run_id(run_id),
         run_date=datetime.now(UTC).strftime("%Y-%m-%d"),
         curriculum=curriculum or labeling.curriculum,
-        model_version=labeling.model_version,
+        model_version=model_version or labeling.model_version,
         top_k=labeling.top_k,
         auto_accept_score=labeling.auto_accept_score,
         max_text_chars=labeling.max_text_chars,
@@ -281,6 +296,7 @@ def summarize(results: list[dict[str, Any]], *, run_id: str, started_at: float |
         "run_id": run_id,
         "files": len(results),
         "files_quarantined": sum(r["status"] == "quarantined" for r in results),
+        "model_versions": sorted({r["model_version"] for r in results if r.get("model_version")}),
         **totals,
         "with_provided_labels": provided,
         "top1_agreements": hits,

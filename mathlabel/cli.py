@@ -176,6 +176,33 @@ def bench(
         typer.echo(f"{key:<22} {value}")
 
 
+@app.command("train")
+def train_command(
+    train: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Labeled problems (JSONL/CSV with labels)")],
+    curriculum: Annotated[str, typer.Option(help="Curriculum id(s); 'kr' = kr-2022,kr-2015")] = "",
+    champion: Annotated[bool, typer.Option(help="Make this version the champion labeling runs use")] = False,
+) -> None:
+    """Train the text labeler on labeled problems and register it in MLflow (first version becomes champion)."""
+    from labeling.batch import CurriculumIndex
+    from mathlabel.clients import graph_store
+    from training.registry import MODEL_NAME, log_text_labeler, registry
+    from training.text_labeler import train_text_labeler
+
+    settings = get_settings()
+    index = CurriculumIndex(graph_store(settings), curriculum or settings.labeling.curriculum)
+    problems, _ = _read_labeled(train, index.codes, settings.labeling.max_text_chars)
+    model = train_text_labeler(problems, index.standards)
+    ref = log_text_labeler(model, curricula=index.curricula, tracking_uri=settings.mlflow_tracking_uri)
+    models = registry(settings.mlflow_tracking_uri)
+    first = models.by_alias(MODEL_NAME, "champion") is None
+    if champion or first:
+        models.set_alias(MODEL_NAME, "champion", ref.version)
+    typer.echo(
+        f"registered {MODEL_NAME} version {ref.version} ({model.meta['examples']} examples, "
+        f"{model.meta['train_seconds']}s){' as champion' if champion or first else ''}"
+    )
+
+
 @labels_app.command("get")
 def labels_get(problem_id: str, model_version: Annotated[str | None, typer.Option()] = None) -> None:
     """Print the label document of a problem."""

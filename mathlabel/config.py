@@ -62,6 +62,7 @@ class ServicesSettings(_Section):
 class LabelingSettings(_Section):
     curriculum: str = "kr-2022"
     model_version: str = "lexical-bm25-v1"
+    model_alias: str = "champion"
     top_k: int = 5
     auto_accept_score: float = 0.6
     max_text_chars: int = 20000

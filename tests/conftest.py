@@ -35,9 +35,9 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def stack(settings: Settings):
-    """The embedded stack of the tests: FalkorDB, label store, object folder, Airflow home (no MLflow)."""
+    """The embedded stack of the tests: FalkorDB, MLflow, label store, object folder, Airflow home."""
     stack = Stack(settings)
-    statuses = stack.up(["objects", "labelstore", "falkordb", "airflow"])
+    statuses = stack.up()
     failed = [s for s in statuses if not s.ok]
     assert not failed, f"embedded services failed to start: {failed}"
     yield stack
@@ -46,12 +46,13 @@ def stack(settings: Settings):
 
 @pytest.fixture(scope="session")
 def seeded_graph(stack, settings):
-    from graph_seed.loaders import load_kr2022
+    from graph_seed.loaders import LOADERS, load_curriculum
     from graph_seed.seed import seed_curriculum
     from mathlabel.clients import graph_store
 
     store = graph_store(settings)
-    seed_curriculum(store, load_kr2022())
+    for cid in LOADERS:
+        seed_curriculum(store, load_curriculum(cid))
     return store
 
 

@@ -35,6 +35,7 @@ class TextLabelerParams:
     retrieval_temperature: float = 0.05
     standard_documents: bool = True  # each standard's own document is one training example of it
     calibration_share: float = 0.1  # held out to fit the softmax temperature of the margins
+    default_temperature: float = 0.1  # used when fewer than 20 problems can be held out to fit it
     seed: int = 13
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,7 +141,7 @@ def train_text_labeler(
     rng = np.random.default_rng(params.seed)
     problem_rows = rng.permutation(n_examples)
     held = problem_rows[: int(n_examples * params.calibration_share)]
-    temperature = 1.0
+    temperature = params.default_temperature
     if len(held) >= 20:
         rest = np.setdiff1d(np.arange(len(texts)), held)
         char_v, word_v, clf = fit(rest)

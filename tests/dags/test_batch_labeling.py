@@ -123,3 +123,27 @@ def test_a_changed_file_with_the_same_name_is_kept_beside_the_first(dag, seeded_
     processed = _date_folder(objects, "processed")
     assert objects.list(processed) == [f"{processed}/set.1.jsonl", f"{processed}/set.jsonl"]
     assert clean_labels.count_labels() == 3
+
+
+def test_a_run_labels_with_the_registered_champion(dag, seeded_graph, clean_objects, clean_labels, settings):
+    from labeling.batch import CurriculumIndex
+    from labeling.schemas import Problem
+    from training.registry import MODEL_NAME, log_text_labeler, registry
+    from training.text_labeler import train_text_labeler
+
+    index = CurriculumIndex(seeded_graph, "kr-2022")
+    model = train_text_labeler([Problem(**r) for r in GOOD if r.get("labels")], index.standards)
+    ref = log_text_labeler(model, curricula=["kr-2022"], tracking_uri=settings.mlflow_tracking_uri)
+    models = registry(settings.mlflow_tracking_uri)
+    models.set_alias(MODEL_NAME, "champion", ref.version)
+    try:
+        clean_objects.write_bytes("incoming/good.jsonl", _jsonl(GOOD))
+        _run(dag)
+    finally:
+        models.delete_alias(MODEL_NAME, "champion")
+    version = f"text-labeler-v{ref.version}"
+    docs = clean_labels.find_labels()
+    assert {d["_id"] for d in docs} == {label_doc_id(r["id"], version) for r in GOOD}
+    assert all(d["model_versions"]["labeler"] == version for d in docs)
+    (report_key,) = clean_objects.list("reports")
+    assert json.loads(clean_objects.read_bytes(report_key))["model_versions"] == [version]

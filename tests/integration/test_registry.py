@@ -1,0 +1,66 @@
+"""The text labeler through the real MLflow server of the embedded stack: train, register, alias, load, label."""
+
+import json
+
+import pytest
+
+from labeling.batch import CurriculumIndex
+from labeling.errors import LabelingError
+from labeling.schemas import Problem
+from mathlabel.config import PROJECT_ROOT
+from training.registry import MODEL_NAME, champion, labeler_for, log_text_labeler, registry
+from training.text_labeler import TrainedLabeler, train_text_labeler
+
+pytestmark = pytest.mark.integration
+SAMPLE = PROJECT_ROOT / "labeling" / "samples" / "kr2022_sample.jsonl"
+
+
+@pytest.fixture(scope="module")
+def problems():
+    return [Problem(**json.loads(line)) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def registered(seeded_graph, settings, problems):
+    """A kr-2022 text labeler registered as champion; the alias is removed afterwards."""
+    index = CurriculumIndex(seeded_graph, "kr-2022")
+    model = train_text_labeler(problems, index.standards)
+    ref = log_text_labeler(model, curricula=["kr-2022"], tracking_uri=settings.mlflow_tracking_uri)
+    models = registry(settings.mlflow_tracking_uri)
+    models.set_alias(MODEL_NAME, "champion", ref.version)
+    yield index, model, ref
+    models.delete_alias(MODEL_NAME, "champion")
+
+
+def test_the_champion_is_loaded_by_alias_for_its_curricula_only(registered, settings):
+    index, model, ref = registered
+    loaded, loaded_ref = champion(settings.mlflow_tracking_uri, ["kr-2022"])
+    assert loaded_ref.version == ref.version and loaded.version == model.version
+    assert champion(settings.mlflow_tracking_uri, ["us-ccss"]) is None
+    labeler, version = labeler_for(index, alias="champion", tracking_uri=settings.mlflow_tracking_uri,
+                                   fallback_version="lexical-bm25-v1")  # fmt: skip
+    assert isinstance(labeler, TrainedLabeler) and version == f"text-labeler-v{ref.version}"
+
+
+def test_trained_labeler_predicts_only_graph_standards(registered, problems):
+    index, model, _ = registered
+    ranked = TrainedLabeler(model, index.retriever).rank(problems[:20], top_k=10)
+    assert all(c.code in index.codes for candidates in ranked for c in candidates)
+    # Trained on these very problems, it must get them right: a broken blend would not.
+    assert sum(candidates[0].code in p.labels for p, candidates in zip(problems[:20], ranked, strict=True)) >= 18
+
+
+def test_without_a_champion_runs_use_the_cold_start_labeler(seeded_graph, settings):
+    index = CurriculumIndex(seeded_graph, "us-ccss")
+    labeler, version = labeler_for(index, alias="champion", tracking_uri=settings.mlflow_tracking_uri,
+                                   fallback_version="lexical-bm25-v1")  # fmt: skip
+    assert labeler is index.retriever and version == "lexical-bm25-v1"
+    assert labeler_for(index, alias="", tracking_uri="http://127.0.0.1:1", fallback_version="x")[1] == "x"
+
+
+def test_an_unreachable_registry_fails_fast_with_what_to_do(seeded_graph):
+    from mathlabel.services import free_port
+
+    index = CurriculumIndex(seeded_graph, "kr-2022")
+    with pytest.raises(LabelingError, match="unreachable"):
+        labeler_for(index, alias="champion", tracking_uri=f"http://127.0.0.1:{free_port()}", fallback_version="x")

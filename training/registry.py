@@ -1,0 +1,118 @@
+"""Logging, registering and loading the text labeler through MLflow (``models:/text-labeler@champion``)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from stores.registry import MlflowModelRegistry, ModelRef
+from training.text_labeler import TextLabelerModel
+
+MODEL_NAME = "text-labeler"
+EXPERIMENT = "text-labeler"
+
+try:
+    import mlflow.pyfunc
+
+    class TextLabelerPyfunc(mlflow.pyfunc.PythonModel):
+        """MLflow wrapper: the pickled TextLabelerModel is the artifact; ``predict`` returns top-5 codes."""
+
+        def load_context(self, context) -> None:
+            import joblib
+
+            self.model: TextLabelerModel = joblib.load(context.artifacts["model"])
+
+        def predict(self, context, model_input, params=None):
+            texts = list(model_input["text"]) if hasattr(model_input, "columns") else list(model_input)
+            proba = self.model.predict_proba(texts)
+            return [[self.model.classes[i] for i in row.argsort()[::-1][:5]] for row in proba]
+
+except ImportError:  # pragma: no cover - mlflow is a pinned dependency
+    TextLabelerPyfunc = None  # type: ignore[assignment,misc]
+
+
+def log_text_labeler(model: TextLabelerModel, *, curricula: list[str], metrics: dict[str, float] | None = None,
+                     tracking_uri: str) -> ModelRef:  # fmt: skip
+    """Log the model with its parameters and metrics to MLflow and register it as a new version."""
+    import joblib
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(EXPERIMENT)
+    with tempfile.TemporaryDirectory() as folder, mlflow.start_run() as run:
+        path = Path(folder) / "text_labeler.joblib"
+        joblib.dump(model, path)
+        mlflow.log_params({**model.params.to_dict(), "curricula": ",".join(curricula)})
+        mlflow.log_metrics({k: float(v) for k, v in {**model.meta, **(metrics or {})}.items()
+                            if isinstance(v, int | float)})  # fmt: skip
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=TextLabelerPyfunc(),
+            artifacts={"model": str(path)},
+            registered_model_name=MODEL_NAME,
+            pip_requirements=["mlflow", "scikit-learn", "kiwipiepy", "kiwipiepy-model", "numpy", "scipy"],
+        )
+        version = str(info.registered_model_version)
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+        for key, value in {"curricula": ",".join(curricula), "fingerprint": model.meta["fingerprint"],
+                           "run_id": run.info.run_id}.items():  # fmt: skip
+            client.set_model_version_tag(MODEL_NAME, version, key, value)
+    return ModelRef(MODEL_NAME, version, None, {"curricula": ",".join(curricula)})
+
+
+def load_text_labeler(ref: ModelRef, tracking_uri: str) -> TextLabelerModel:
+    """Load a registered text-labeler version (artifacts are downloaded; nothing is trained)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    return mlflow.pyfunc.load_model(ref.uri).unwrap_python_model().model
+
+
+def registry(tracking_uri: str) -> MlflowModelRegistry:
+    import mlflow
+
+    return MlflowModelRegistry(mlflow.MlflowClient(tracking_uri=tracking_uri))
+
+
+def champion(
+    tracking_uri: str, curricula: list[str], alias: str = "champion"
+) -> tuple[TextLabelerModel, ModelRef] | None:
+    """The ``alias`` text labeler when one exists and was trained for exactly these curricula."""
+    ref = registry(tracking_uri).by_alias(MODEL_NAME, alias)
+    if ref is None or ref.tags.get("curricula") != ",".join(curricula):
+        return None
+    return load_text_labeler(ref, tracking_uri), ref
+
+
+def describe(ref: ModelRef | None) -> dict[str, Any]:
+    return {"name": ref.name, "version": ref.version, "tags": ref.tags} if ref else {}
+
+
+def labeler_for(index: Any, *, alias: str, tracking_uri: str, fallback_version: str) -> tuple[Any, str]:
+    """The labeler a run uses and the model version its label documents record.
+
+    The registry's ``alias`` version of the text labeler when one exists for the run's curricula; otherwise the
+    cold-start retriever. An unreachable registry is an error (the task retries), never a silent fallback.
+    """
+    from urllib.parse import urlparse
+
+    from labeling.errors import LabelingError
+    from mathlabel.services import port_open
+    from training.text_labeler import TrainedLabeler
+
+    if not alias:
+        return index.retriever, fallback_version
+    url = urlparse(tracking_uri)
+    if url.scheme in {"http", "https"} and not port_open(
+        url.port or (443 if url.scheme == "https" else 80), url.hostname
+    ):
+        raise LabelingError(
+            f"model registry at {tracking_uri} is unreachable: start it (`mathlabel services up`) or set "
+            "MATHLABEL_LABELING__MODEL_ALIAS= to label with the cold-start labeler"
+        )
+    found = champion(tracking_uri, index.curricula, alias)
+    if found is None:
+        return index.retriever, fallback_version
+    model, ref = found
+    return TrainedLabeler(model, index.retriever), f"{ref.name}-v{ref.version}"
