@@ -55,6 +55,7 @@ def batch_labeling():
     @task(map_index_template="{{ file_name }}")
     def label_file(key: str) -> dict:
         from labeling.batch import CurriculumIndex, batch_config, process_file
+        from mathlabel.clients import llm_judge
         from mathlabel.config import get_settings
         from operators.clients import build_stores
         from training.registry import labeler_for
@@ -69,9 +70,12 @@ def batch_labeling():
             tracking_uri=settings.mlflow_tracking_uri,
             fallback_version=settings.labeling.model_version,
         )
-        print(f"labeling with {version}")
+        judge = llm_judge(settings)
+        print(f"labeling with {version}; " + (f"LLM {judge.version}" if judge else "no LLM configured (llm.model)"))
         cfg = batch_config(context["run_id"], params["curriculum"], params["force"], model_version=version)
-        result = process_file(key, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler)
+        result = process_file(
+            key, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler, judge=judge
+        )
         return result.to_dict()
 
     @task(trigger_rule="all_done")

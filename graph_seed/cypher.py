@@ -166,6 +166,15 @@ def export_terms(curriculum_id: str) -> Statement:
     )
 
 
+def export_prerequisites(curriculum_id: str) -> Statement:
+    """(prerequisite code, dependent code) pairs of a curriculum, for the LLM's and reviewers' graph context."""
+    return (
+        "MATCH (a:Standard {curriculum: $curriculum})-[:PREREQUISITE_OF]->(b:Standard) "
+        "RETURN DISTINCT a.code AS before, b.code AS code",
+        {"curriculum": curriculum_id},
+    )
+
+
 def get_standard(curriculum_id: str, code: str) -> Statement:
     return (
         f"MATCH (s:Standard {{uid: $uid}}) RETURN {_STANDARD_FIELDS}",

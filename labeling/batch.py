@@ -19,8 +19,10 @@ from graph_seed import cypher
 from labeling.errors import IngestError, LabelingError
 from labeling.evaluate import Labeler
 from labeling.ingest import ParsedFile, RejectedRecord, parse_file
+from labeling.llm import LLMJudge
 from labeling.pipeline import build_label_doc
 from labeling.retrieval import LexicalRetriever
+from labeling.review import review
 from labeling.schemas import Problem, label_doc_id
 from stores.errors import StoreError
 from stores.graph import GraphStore
@@ -110,6 +112,22 @@ class CurriculumIndex:
         return ",".join(versions)
 
     @cached_property
+    def by_code(self) -> dict[str, dict[str, Any]]:
+        return {row["code"]: row for row in self.standards}
+
+    @cached_property
+    def prerequisites(self) -> dict[str, list[str]]:
+        """code → the codes of its direct prerequisites (graph context for the LLM and reviewers)."""
+        out: dict[str, list[str]] = {}
+        for cid in self.curricula:
+            for row in self.graph.run(*cypher.export_prerequisites(cid)):
+                out.setdefault(row["code"], []).append(row["before"])
+        return out
+
+    def context(self, codes: list[str]) -> dict[str, dict[str, Any]]:
+        return {code: {"prerequisites": sorted(self.prerequisites.get(code, []))} for code in codes}
+
+    @cached_property
     def retriever(self) -> LexicalRetriever:
         return LexicalRetriever(self.standards)
 
@@ -189,10 +207,12 @@ def process_file(
     index: CurriculumIndex,
     cfg: BatchConfig,
     labeler: Labeler | None = None,
+    judge: LLMJudge | None = None,
 ) -> FileResult:
     """Label every good record of one claimed file, quarantine the bad ones, then move the file on.
 
-    ``labeler`` defaults to the cold-start retriever; ``cfg.model_version`` must name the labeler used.
+    ``labeler`` defaults to the cold-start retriever; ``cfg.model_version`` must name the labeler used. With a
+    ``judge`` (an LLM), each problem's candidates also go to it, and the reviewing rules weigh its answer.
     """
     started = time.monotonic()
     name = PurePosixPath(key).relative_to(join("processing", cfg.run_id)).as_posix()
@@ -230,6 +250,10 @@ def process_file(
     ranked = (labeler or index.retriever).rank([problem for _, problem in to_label], cfg.top_k) if to_label else []
     docs: list[dict[str, Any]] = []
     for (record, problem), candidates in zip(to_label, ranked, strict=True):
+        llm = judge.choose(problem, candidates, index.context([c.code for c in candidates])) if judge else None
+        decision = review(
+            problem, candidates, auto_accept_score=cfg.auto_accept_score, standards=index.by_code, llm=llm
+        )
         doc = build_label_doc(
             problem,
             candidates,
@@ -240,7 +264,9 @@ def process_file(
             batch_id=batch_id,
             source_uri=source_uri,
             record=record,
-            auto_accept_score=cfg.auto_accept_score,
+            decision=decision,
+            llm=llm,
+            llm_version=judge.version if judge else None,
         )
         docs.append(doc)
         _count_agreement(result, problem, doc["labels"])

@@ -6,8 +6,8 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from labeling.pipeline import decide
 from labeling.retrieval import Candidate
+from labeling.review import review
 from labeling.schemas import Problem
 
 CUTOFFS = (1, 3, 10)
@@ -29,8 +29,14 @@ def first_hit(candidates: list[Candidate], gold: set[str]) -> int | None:
     return None
 
 
-def evaluate(labeler: Labeler, problems: Sequence[Problem], *, auto_accept_score: float) -> dict[str, Any]:
-    """Top-k accuracy, MRR@10, review load and speed of ``labeler`` on problems that carry ``labels``.
+def evaluate(
+    labeler: Labeler,
+    problems: Sequence[Problem],
+    *,
+    auto_accept_score: float,
+    standards: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Top-k accuracy, MRR@10, review load (the reviewing rules of labeling runs) and speed on labeled problems.
 
     Raises:
         ValueError: when no problem carries labels.
@@ -49,7 +55,8 @@ def evaluate(labeler: Labeler, problems: Sequence[Problem], *, auto_accept_score
         for k in CUTOFFS:
             hits[k] += position is not None and position <= k
         reciprocal += 1 / position if position else 0.0
-        if decide(candidates, auto_accept_score)["status"] == "auto_accepted":
+        decision = review(problem, candidates, auto_accept_score=auto_accept_score, standards=standards)
+        if decision["status"] == "auto_accepted":
             auto += 1
             auto_correct += position == 1
     n = len(labeled)

@@ -8,19 +8,6 @@ from labeling.retrieval import Candidate
 from labeling.schemas import Problem, label_doc_id
 
 
-def decide(candidates: list[Candidate], auto_accept_score: float) -> dict[str, Any]:
-    """The reviewing rule of the cold-start labeler: accept only a confident, known top candidate."""
-    if not candidates:
-        return {"status": "needs_review", "reasons": ["no candidate standard found"]}
-    top = candidates[0]
-    if top.score < auto_accept_score:
-        return {
-            "status": "needs_review",
-            "reasons": [f"top score {top.score:.2f} is below the auto-accept threshold {auto_accept_score:.2f}"],
-        }
-    return {"status": "auto_accepted", "reasons": [f"top score {top.score:.2f} ≥ {auto_accept_score:.2f}"]}
-
-
 def build_label_doc(
     problem: Problem,
     candidates: list[Candidate],
@@ -32,7 +19,9 @@ def build_label_doc(
     batch_id: str,
     source_uri: str,
     record: int,
-    auto_accept_score: float,
+    decision: dict[str, Any],
+    llm: dict[str, Any] | None = None,
+    llm_version: str | None = None,
 ) -> dict[str, Any]:
     """The label document of ARCHITECTURE.md, keyed by (problem id, model version)."""
     return {
@@ -50,7 +39,8 @@ def build_label_doc(
         "candidates": [c.to_doc() for c in candidates],
         "labels": [candidates[0].code] if candidates else [],
         "provided_labels": problem.labels,
-        "decision": decide(candidates, auto_accept_score),
-        "model_versions": {"labeler": model_version, "layout": None, "ocr": None, "llm": None},
+        "decision": decision,
+        "llm": llm,
+        "model_versions": {"labeler": model_version, "layout": None, "ocr": None, "llm": llm_version},
         "graph_version": graph_version,
     }

@@ -164,7 +164,9 @@ def bench(
         model = train_text_labeler(train_problems, index.standards)
         train_seconds = round(time.perf_counter() - started, 2)
         labeler, n_train = TrainedLabeler(model, index.retriever), len(train_problems)
-    metrics = evaluate(labeler, problems, auto_accept_score=settings.labeling.auto_accept_score)
+    metrics = evaluate(
+        labeler, problems, auto_accept_score=settings.labeling.auto_accept_score, standards=index.by_code
+    )
     metrics.update(
         curricula=index.curricula, test_file=str(test), skipped_records=skipped,
         train_records=n_train, train_seconds=train_seconds,

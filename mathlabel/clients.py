@@ -60,3 +60,14 @@ class Stores:
 
 def build_stores(settings: Settings) -> Stores:
     return Stores(object_store(settings), graph_store(settings), label_store(settings))
+
+
+def llm_judge(settings: Settings):
+    """The LLM step's judge when a chat model is configured, else None (the caller says so once per run)."""
+    if not settings.llm.model:
+        return None
+    from langchain.chat_models import init_chat_model
+
+    from labeling.llm import LLMJudge
+
+    return LLMJudge(init_chat_model(settings.llm.model, temperature=settings.llm.temperature), settings.llm.model)

@@ -68,6 +68,11 @@ class LabelingSettings(_Section):
     max_text_chars: int = 20000
 
 
+class LLMSettings(_Section):
+    model: str = ""
+    temperature: float = 0.0
+
+
 class Settings(BaseSettings):
     """All mathlabel settings. Unknown keys in the defaults file or in a section are errors."""
 
@@ -85,6 +90,7 @@ class Settings(BaseSettings):
     mlflow: MlflowSettings = MlflowSettings()
     services: ServicesSettings = ServicesSettings()
     labeling: LabelingSettings = LabelingSettings()
+    llm: LLMSettings = LLMSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -83,3 +83,31 @@ def test_an_image_only_record_is_quarantined_with_the_reason(clean_objects, clea
     error = json.loads(objects.read_bytes(result.error_key))
     assert error["records"] == [{"record": 3, "id": "i-1", "reason": error["records"][0]["reason"]}]
     assert "OCR" in error["records"][0]["reason"]
+
+
+def test_with_an_llm_each_label_records_its_answer_and_disagreement_goes_to_review(clean_objects, clean_labels, index):
+    from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+    from langchain_core.messages import AIMessage
+
+    from labeling.llm import LLMJudge
+
+    class ScriptedChat(FakeMessagesListChatModel):
+        def bind_tools(self, tools, **kwargs):
+            return self
+
+    def answer(code):
+        args = {"code": code, "confidence": 0.9, "reason": "scripted"}
+        return AIMessage(content="", tool_calls=[{"name": "StandardChoice", "args": args, "id": "c"}])
+
+    # c-1 (prime factorisation): the LLM agrees with the ranker; c-2 (triangle angles): it picks an outsider.
+    judge = LLMJudge(ScriptedChat(responses=[answer("9수01-01"), answer("12미적Ⅱ-01-01")]), "fake:scripted")
+    objects, labels = clean_objects, clean_labels
+    objects.write_bytes("incoming/llm.jsonl", _data())
+    cfg = batch_config("run-llm")
+    (key,) = claim_files(objects, cfg.run_id)
+    process_file(key, objects=objects, labels=labels, index=index, cfg=cfg, judge=judge)
+    first, second = labels.get_label("c-1@lexical-bm25-v1"), labels.get_label("c-2@lexical-bm25-v1")
+    assert first["llm"]["code"] == "9수01-01" and first["model_versions"]["llm"] == "fake:scripted"
+    assert "error" in second["llm"] and second["labels"] != ["12미적Ⅱ-01-01"]
+    assert second["decision"]["status"] == "needs_review"
+    assert any(reason.startswith("LLM: answer rejected") for reason in second["decision"]["reasons"])

@@ -1,0 +1,54 @@
+"""The reviewing agent's rules: auto-accept a label only when nothing argues against it, and say why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labeling.retrieval import Candidate, grade_fit
+from labeling.schemas import Problem
+
+
+def review(
+    problem: Problem,
+    candidates: list[Candidate],
+    *,
+    auto_accept_score: float,
+    standards: dict[str, dict[str, Any]] | None = None,
+    llm: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``auto_accepted`` or ``needs_review``, with every reason found.
+
+    Args:
+        problem: the problem as labeled (its metadata is checked against the chosen standard's grade band).
+        candidates: ranked candidates; the first is the chosen label.
+        auto_accept_score: the calibrated score at or above which a label may be auto-accepted.
+        standards: code → graph export row; a chosen code missing from it is flagged.
+        llm: the LLM step's outcome (``{"code", "reason"}`` or ``{"error"}``), when an LLM is configured.
+    """
+    if not candidates:
+        return {"status": "needs_review", "reasons": ["no candidate standard found"]}
+    top = candidates[0]
+    concerns: list[str] = []
+    if top.score < auto_accept_score:
+        concerns.append(f"top score {top.score:.2f} is below the auto-accept threshold {auto_accept_score:.2f}")
+    if standards is not None:
+        standard = standards.get(top.code)
+        if standard is None:
+            concerns.append(f"{top.code} is not a standard of the target curriculum in the graph")
+        elif grade_fit(problem, standard) is False:
+            concerns.append(
+                f"{top.code} belongs to {standard.get('grade_band')} ({standard.get('grade_group')}), which "
+                f"contradicts the problem's metadata ({problem.school or ''} {problem.grade or ''} "
+                f"{problem.course or ''})".replace("  ", " ")
+            )
+    if llm is not None:
+        if llm.get("error"):
+            concerns.append(f"LLM: {llm['error']}")
+        elif llm.get("code") != top.code:
+            concerns.append(f"LLM chose {llm.get('code')} ({llm.get('reason', '')}), the model {top.code}")
+    if concerns:
+        return {"status": "needs_review", "reasons": concerns}
+    reasons = [f"top score {top.score:.2f} ≥ {auto_accept_score:.2f}"]
+    if llm is not None:
+        reasons.append("LLM agrees")
+    return {"status": "auto_accepted", "reasons": reasons}
