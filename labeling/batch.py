@@ -18,12 +18,13 @@ from typing import Any
 from graph_seed import cypher
 from labeling.errors import IngestError, LabelingError
 from labeling.evaluate import Labeler
-from labeling.ingest import ParsedFile, RejectedRecord, parse_file
+from labeling.ingest import ParsedFile, RejectedRecord
 from labeling.llm import LLMJudge
 from labeling.pipeline import build_label_doc
 from labeling.retrieval import LexicalRetriever
 from labeling.review import review
 from labeling.schemas import Problem, label_doc_id
+from labeling.validation import ProblemSuite, read_file
 from stores.errors import StoreError
 from stores.graph import GraphStore
 from stores.labels import LabelStore
@@ -110,6 +111,14 @@ class CurriculumIndex:
             rows = self.graph.run(*cypher.curriculum_hash(cid))
             versions.append(f"{cid}@{(rows[0]['source_hash'] or 'unknown')[:12]}" if rows else f"{cid}@unknown")
         return ",".join(versions)
+
+    @cached_property
+    def courses(self) -> set[str]:
+        """Course names problems may give: the graph's courses and grade bands, and the common 수학."""
+        return {row["grade_band"] for row in self.standards} | {"수학", "Mathematics"}
+
+    def suite(self, max_text_chars: int) -> ProblemSuite:
+        return ProblemSuite(max_text_chars=max_text_chars, known_codes=self.codes, known_courses=self.courses)
 
     @cached_property
     def by_code(self) -> dict[str, dict[str, Any]]:
@@ -208,6 +217,7 @@ def process_file(
     cfg: BatchConfig,
     labeler: Labeler | None = None,
     judge: LLMJudge | None = None,
+    suite: ProblemSuite | None = None,
 ) -> FileResult:
     """Label every good record of one claimed file, quarantine the bad ones, then move the file on.
 
@@ -219,7 +229,7 @@ def process_file(
     data = objects.read_bytes(key)
     source_uri = objects.uri(join(INCOMING, name))
     try:
-        parsed = parse_file(name, data, max_text_chars=cfg.max_text_chars, known_codes=index.codes)
+        parsed = read_file(name, data, suite or index.suite(cfg.max_text_chars))
     except IngestError as exc:
         return _quarantine_file(objects, key, name, data, cfg, str(exc))
     if not parsed.problems:

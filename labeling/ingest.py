@@ -37,10 +37,23 @@ class ParsedFile:
     name: str
     problems: list[tuple[int, Problem]] = field(default_factory=list)
     rejected: list[RejectedRecord] = field(default_factory=list)
+    raw: dict[int, str] = field(default_factory=dict)  # record number → its original line, for quarantine
 
     @property
     def read(self) -> int:
         return len(self.problems) + len(self.rejected)
+
+    def reject(self, failures: dict[int, list[str]]) -> None:
+        """Move the problems at these positions (of ``problems``) to ``rejected`` with their reasons."""
+        kept = []
+        for position, (record, problem) in enumerate(self.problems):
+            if position in failures:
+                reason = "; ".join(failures[position])
+                self.rejected.append(RejectedRecord(record, problem.id, reason, self.raw.get(record, "")))
+            else:
+                kept.append((record, problem))
+        self.problems = kept
+        self.rejected.sort(key=lambda r: r.record)
 
 
 def _explain(error: ValidationError) -> str:
@@ -86,14 +99,12 @@ def _csv_records(name: str, text: str) -> list[tuple[int, Any, str]]:
     return records
 
 
-def parse_file(name: str, data: bytes, *, max_text_chars: int, known_codes: set[str] | None = None) -> ParsedFile:
-    """Parse and validate one input file.
+def parse_file(name: str, data: bytes) -> ParsedFile:
+    """Parse one input file: syntax and types. The data contract is ``labeling.validation.ProblemSuite``.
 
     Args:
         name: the file's name (its suffix decides the format).
         data: the file's bytes.
-        max_text_chars: records with longer text are rejected.
-        known_codes: when given, provided ``labels`` must be codes of the target curriculum.
 
     Raises:
         IngestError: the file as a whole cannot be read.
@@ -106,8 +117,8 @@ def parse_file(name: str, data: bytes, *, max_text_chars: int, known_codes: set[
     text = _decode(name, data)
     raw_records = _jsonl_records(name, text) if suffix == ".jsonl" else _csv_records(name, text)
     parsed = ParsedFile(name=name)
-    first_seen: dict[str, int] = {}
     for number, value, raw in raw_records:
+        parsed.raw[number] = raw
         record_id = value.get("id") if isinstance(value, dict) else None
         record_id = str(record_id) if record_id not in (None, "") else None
 
@@ -116,30 +127,15 @@ def parse_file(name: str, data: bytes, *, max_text_chars: int, known_codes: set[
 
         if isinstance(value, json.JSONDecodeError):
             reject(f"invalid JSON: {value.msg} at column {value.colno}")
-            continue
-        if not isinstance(value, dict):
+        elif not isinstance(value, dict):
             reject(f"expected a JSON object, got {type(value).__name__}")
-            continue
-        if "__extra__" in value:
+        elif "__extra__" in value:
             reject("row has more cells than the header has columns")
-            continue
-        try:
-            problem = Problem.model_validate(value)
-        except ValidationError as exc:
-            reject(_explain(exc))
-            continue
-        if problem.text and len(problem.text) > max_text_chars:
-            reject(f"text has {len(problem.text)} characters; the limit is {max_text_chars}")
-            continue
-        if problem.id in first_seen:
-            reject(f"duplicate id {problem.id!r} (first at record {first_seen[problem.id]})")
-            continue
-        unknown = [code for code in problem.labels if known_codes is not None and code not in known_codes]
-        if unknown:
-            reject(f"labels not in the target curriculum: {', '.join(unknown)}")
-            continue
-        first_seen[problem.id] = number
-        parsed.problems.append((number, problem))
+        else:
+            try:
+                parsed.problems.append((number, Problem.model_validate(value)))
+            except ValidationError as exc:
+                reject(_explain(exc))
     if not parsed.problems and not parsed.rejected:
         raise IngestError(f"{name}: no records found")
     return parsed

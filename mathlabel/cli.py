@@ -129,10 +129,10 @@ def label_file(
     typer.echo(json.dumps(finish_run(stores.objects, run_id, results), ensure_ascii=False, indent=2))
 
 
-def _read_labeled(path: Path, codes: set[str], max_text_chars: int):
-    from labeling.ingest import parse_file
+def _read_labeled(path: Path, index, max_text_chars: int):
+    from labeling.validation import read_file
 
-    parsed = parse_file(path.name, path.read_bytes(), max_text_chars=max_text_chars, known_codes=codes)
+    parsed = read_file(path.name, path.read_bytes(), index.suite(max_text_chars))
     for rejected in parsed.rejected[:5]:
         typer.echo(f"skipped {path.name} record {rejected.record}: {rejected.reason}", err=True)
     if len(parsed.rejected) > 5:
@@ -154,12 +154,12 @@ def bench(
 
     settings = get_settings()
     index = CurriculumIndex(graph_store(settings), curriculum or settings.labeling.curriculum)
-    problems, skipped = _read_labeled(test, index.codes, settings.labeling.max_text_chars)
+    problems, skipped = _read_labeled(test, index, settings.labeling.max_text_chars)
     labeler, train_seconds, n_train = index.retriever, None, 0
     if train is not None:
         from training.text_labeler import TrainedLabeler, train_text_labeler
 
-        train_problems, _ = _read_labeled(train, index.codes, settings.labeling.max_text_chars)
+        train_problems, _ = _read_labeled(train, index, settings.labeling.max_text_chars)
         started = time.perf_counter()
         model = train_text_labeler(train_problems, index.standards)
         train_seconds = round(time.perf_counter() - started, 2)
@@ -192,7 +192,7 @@ def train_command(
 
     settings = get_settings()
     index = CurriculumIndex(graph_store(settings), curriculum or settings.labeling.curriculum)
-    problems, _ = _read_labeled(train, index.codes, settings.labeling.max_text_chars)
+    problems, _ = _read_labeled(train, index, settings.labeling.max_text_chars)
     model = train_text_labeler(problems, index.standards)
     ref = log_text_labeler(model, curricula=index.curricula, tracking_uri=settings.mlflow_tracking_uri)
     models = registry(settings.mlflow_tracking_uri)
