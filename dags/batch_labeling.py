@@ -9,20 +9,46 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 DOC_MD = """
 ### batch_labeling
-Labels every problem file in the object store's `incoming/` folder with curriculum achievement standards.
+Labels every problem file in the object store's `incoming/` folder (JSONL or CSV in UTF-8 or CP949, and zip archives
+of them) with curriculum achievement standards, writing one label document per (problem id, model version).
 
-1. **claim**: moves the files into `processing/<run_id>/`, so concurrent runs never share a file.
-2. **label_file** (one mapped task per file): validates each record, ranks the curriculum's standards for each
-   problem, upserts one label document per (problem id, model version) into the label store, writes bad records
-   to `quarantine/<date>/` with a `.error.json` naming record and reason, then moves the file to
-   `processed/<date>/`. A problem already labeled by this model version with the same content is skipped unless
-   `force` is set.
-3. **report**: totals, top-1 agreement with any labels the records carried, written to `reports/<run_id>.json`.
+1. **claim** moves files into `processing/<run_id>/`, so concurrent runs never share a file; files modified in the
+   last `settle_seconds` (still being copied) wait for the next run; zip archives are unpacked.
+2. **prepare** (one mapped task per file) validates the records against the Great Expectations suite; bad records go
+   to `quarantine/<date>/<file>.rejected.*` and an unusable file to `quarantine/<date>/`, each with an `.error.json`
+   naming record and reason; the good records are split into chunks of `chunk_size`.
+3. **label** (one mapped task per chunk) ranks the curriculum's standards with the champion text labeler
+   (`models:/text-labeler@champion`) or, without one, the cold-start retriever; asks the configured LLM, if any;
+   applies the reviewing rules (`auto_accepted` / `needs_review` with reasons); upserts the documents. Problems
+   already labeled by the same model version with the same content are skipped unless `force` is set.
+4. **report** moves each input whose chunks are all stored to `processed/<date>/` and writes `reports/<run_id>.json`
+   and `.html` (counts, agreement with any provided labels, confidence histogram, review rate, time per stage).
 
-Every step is safe to retry: a failed run leaves its files in `processing/<run_id>/`, and the retry picks them up.
+Every step is safe to retry: a failed chunk leaves its file in `processing/<run_id>/`, and the retry picks it up.
 
-**Params**: `selector` (a file or sub-folder of `incoming/`; empty = everything), `curriculum`, `force`.
+**Params**: `selector` (a file or sub-folder of `incoming/`; empty = everything), `curriculum` (`kr` = kr-2022 and
+kr-2015), `force`, `chunk_size` and `settle_seconds` (empty = the configured defaults).
 """
+
+
+def _collected(lazy) -> list:
+    """Values of a mapped task's XComs; instances that failed have none and are skipped (report says unfinished)."""
+    if not lazy:
+        return []
+    out = []
+    for i in range(len(lazy)):
+        try:
+            out.append(lazy[i])
+        except (IndexError, KeyError):
+            continue
+    return [item for item in out if item]
+
+
+def _config(context):
+    from labeling.batch import batch_config
+
+    params = context["params"]
+    return batch_config(context["run_id"], params["curriculum"], params["force"], chunk_size=params["chunk_size"])
 
 
 @dag(
@@ -36,59 +62,76 @@ Every step is safe to retry: a failed run leaves its files in `processing/<run_i
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     params={
         "selector": Param("", type="string", description="File or sub-folder of incoming/ to label; empty = all"),
-        "curriculum": Param("kr-2022", type="string", description="Curriculum whose standards are the labels"),
+        "curriculum": Param("kr-2022", type="string", description="Curricula of the labels; 'kr' = kr-2022,kr-2015"),
         "force": Param(False, type="boolean", description="Relabel problems even when already labeled"),
+        "chunk_size": Param(None, type=["null", "integer"], minimum=1, description="Problems per labeling task"),
+        "settle_seconds": Param(None, type=["null", "number"], minimum=0, description="Leave files younger than this"),
     },
 )
 def batch_labeling():
     @task
     def claim() -> list[str]:
-        from labeling.batch import claim_files, safe_run_id
+        from labeling.batch import claim_files
+        from mathlabel.config import get_settings
         from operators.clients import build_stores
 
         context = get_current_context()
-        stores = build_stores()
-        keys = claim_files(stores.objects, safe_run_id(context["run_id"]), context["params"]["selector"])
+        cfg, params = _config(context), context["params"]
+        settle = params["settle_seconds"]
+        settle = get_settings().labeling.settle_seconds if settle is None else settle
+        keys = claim_files(build_stores().objects, cfg.run_id, params["selector"], settle_seconds=settle)
         print(f"claimed {len(keys)} file(s): {keys}")
         return keys
 
     @task(map_index_template="{{ file_name }}")
-    def label_file(key: str) -> dict:
-        from labeling.batch import CurriculumIndex, batch_config, process_file
+    def prepare(key: str) -> dict:
+        from labeling.batch import CurriculumIndex, prepare_file
+        from operators.clients import build_stores
+
+        context = get_current_context()
+        context["file_name"] = key.rsplit("/", 1)[-1]
+        cfg, stores = _config(context), build_stores()
+        suite = CurriculumIndex(stores.graph, cfg.curriculum).suite(cfg.max_text_chars)
+        return prepare_file(key, objects=stores.objects, suite=suite, cfg=cfg).to_dict()
+
+    @task
+    def chunks(prepared) -> list[str]:
+        return [chunk for item in _collected(prepared) for chunk in item["chunks"]]
+
+    @task(map_index_template="{{ chunk_name }}")
+    def label(chunk: str) -> dict:
+        from labeling.batch import CurriculumIndex, label_chunk
         from mathlabel.clients import llm_judge
         from mathlabel.config import get_settings
         from operators.clients import build_stores
         from training.registry import labeler_for
 
         context = get_current_context()
-        context["file_name"] = key.rsplit("/", 1)[-1]
-        settings, stores, params = get_settings(), build_stores(), context["params"]
-        index = CurriculumIndex(stores.graph, params["curriculum"])
-        labeler, version = labeler_for(
+        context["chunk_name"] = "/".join(chunk.rsplit("/", 2)[-2:])
+        settings, stores, cfg = get_settings(), build_stores(), _config(context)
+        index = CurriculumIndex(stores.graph, cfg.curriculum)
+        labeler, cfg.model_version = labeler_for(
             index,
             alias=settings.labeling.model_alias,
             tracking_uri=settings.mlflow_tracking_uri,
             fallback_version=settings.labeling.model_version,
         )
         judge = llm_judge(settings)
-        print(f"labeling with {version}; " + (f"LLM {judge.version}" if judge else "no LLM configured (llm.model)"))
-        cfg = batch_config(context["run_id"], params["curriculum"], params["force"], model_version=version)
-        result = process_file(
-            key, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler, judge=judge
-        )
-        return result.to_dict()
+        print(f"labeling with {cfg.model_version}; " + (f"LLM {judge.version}" if judge else "no LLM configured"))
+        return label_chunk(
+            chunk, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler, judge=judge
+        ).to_dict()
 
     @task(trigger_rule="all_done")
-    def report(results: list[dict]) -> dict:
+    def report(prepared, results) -> dict:
         from labeling.batch import finish_run
         from operators.clients import build_stores
 
         context = get_current_context()
-        # Index by position: iterating the lazy XCom sequence probes one past its end and logs a 404.
-        collected = [results[i] for i in range(len(results))] if results else []
-        return finish_run(build_stores().objects, context["run_id"], collected)
+        return finish_run(build_stores().objects, context["run_id"], _collected(prepared), _collected(results))
 
-    report(label_file.expand(key=claim()))
+    prepared = prepare.expand(key=claim())
+    report(prepared, label.expand(chunk=chunks(prepared)))
 
 
 batch_labeling()

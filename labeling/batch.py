@@ -1,38 +1,46 @@
-"""The drop-folder batch: claim files, label each file's problems, quarantine what is bad, report.
+"""The drop-folder batch: claim files, prepare them into chunks, label each chunk, then finish and report.
 
-Used by the ``batch_labeling`` DAG and the CLI alike. Every step is safe to retry: claims are moves into the
-run's own folder, label writes are upserts, and a file leaves ``processing/`` only after its labels are stored.
+Used by the ``batch_labeling`` DAG and the CLI alike. Every step is safe to retry and to crash in:
+- claim moves files into the run's own ``processing/<run_id>/`` folder (a retry returns what it already moved);
+- prepare validates a file, quarantines bad records with reasons, and writes its good records as chunk files;
+- label_chunk upserts one label document per (problem id, model version), skipping problems already labeled by
+  that version with the same content, so a re-run duplicates nothing;
+- finish moves an input to ``processed/`` only once every one of its chunks is stored, and writes the report.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+import zipfile
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import PurePosixPath
 from typing import Any
 
-from graph_seed import cypher
 from labeling.errors import IngestError, LabelingError
 from labeling.evaluate import Labeler
+from labeling.index import CurriculumIndex, expand_curricula
 from labeling.ingest import ParsedFile, RejectedRecord
 from labeling.llm import LLMJudge
 from labeling.pipeline import build_label_doc
-from labeling.retrieval import LexicalRetriever
+from labeling.report import render_html, summarize
 from labeling.review import review
 from labeling.schemas import Problem, label_doc_id
 from labeling.validation import ProblemSuite, read_file
 from stores.errors import StoreError
-from stores.graph import GraphStore
 from stores.labels import LabelStore
-from stores.objects import ObjectStore, join
+from stores.objects import ObjectStore, check_key, join
+
+__all__ = ["CurriculumIndex", "expand_curricula"]
 
 log = logging.getLogger(__name__)
 INCOMING = "incoming"
 UPSERT_CHUNK = 200
+MAX_ZIP_BYTES = 512 * 1024 * 1024  # uncompressed; a larger archive is quarantined, not unpacked
+ZIP_MEMBERS = ".d"  # an archive's members are labeled as files under "<archive>.d/"
 
 
 @dataclass
@@ -44,23 +52,43 @@ class BatchConfig:
     top_k: int
     auto_accept_score: float
     max_text_chars: int
+    chunk_size: int = 500
     force: bool = False
+
+    @property
+    def processing(self) -> str:
+        return join("processing", self.run_id)
 
 
 @dataclass
-class FileResult:
+class Prepared:
+    """A claimed file after validation: where its chunks are, or why it was quarantined."""
+
     name: str
-    status: str  # processed | quarantined
-    destination: str
+    key: str
+    status: str  # prepared | quarantined
     read: int = 0
+    quarantined: int = 0
+    chunks: list[str] = field(default_factory=list)
+    destination: str = ""
+    error: str | None = None
+    error_key: str | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ChunkResult:
+    chunk: str
+    file: str
     labeled: int = 0
     skipped: int = 0
-    quarantined: int = 0
     with_provided_labels: int = 0
     top1_agreements: int = 0
     needs_review: int = 0
-    error: str | None = None
-    error_key: str | None = None
+    top_scores: list[float] = field(default_factory=list)
     model_version: str = ""
     seconds: float = 0.0
 
@@ -68,95 +96,36 @@ class FileResult:
         return asdict(self)
 
 
-def expand_curricula(spec: str | list[str]) -> list[str]:
-    """``kr`` means kr-2022 and kr-2015 together; a comma-separated string or a list names several."""
-    names = spec.split(",") if isinstance(spec, str) else list(spec)
-    out: list[str] = []
-    for name in (n.strip() for n in names if n.strip()):
-        for cid in ("kr-2022", "kr-2015") if name == "kr" else (name,):
-            if cid not in out:
-                out.append(cid)
-    return out
+def safe_run_id(run_id: str) -> str:
+    """A run id usable as one folder name in any object store (no ':' or '+')."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
 
 
-class CurriculumIndex:
-    """The target curricula as read from the graph once per task; the retriever is built on first use."""
+def batch_config(
+    run_id: str,
+    curriculum: str | None = None,
+    force: bool = False,
+    model_version: str | None = None,
+    chunk_size: int | None = None,
+) -> BatchConfig:
+    """The batch settings of one run, from the defaults file and the environment, read when the task runs."""
+    from mathlabel.config import get_settings
 
-    def __init__(self, graph: GraphStore, curriculum: str | list[str]) -> None:
-        self.graph = graph
-        self.curricula = expand_curricula(curriculum)
-        self.curriculum = ",".join(self.curricula)
-
-    @cached_property
-    def standards(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        for cid in self.curricula:
-            exported = self.graph.run(*cypher.export_standards(cid))
-            if not exported:
-                raise LabelingError(f"the graph has no standards for {cid!r}: run `mathlabel seed` first")
-            terms: dict[str, list[str]] = {}
-            for row in self.graph.run(*cypher.export_terms(cid)):
-                terms.setdefault(row["code"], []).append(row["term"])
-            rows.extend({**row, "terms": terms.get(row["code"], [])} for row in exported)
-        return rows
-
-    @cached_property
-    def codes(self) -> set[str]:
-        return {row["code"] for row in self.standards}
-
-    @cached_property
-    def version(self) -> str:
-        versions = []
-        for cid in self.curricula:
-            rows = self.graph.run(*cypher.curriculum_hash(cid))
-            versions.append(f"{cid}@{(rows[0]['source_hash'] or 'unknown')[:12]}" if rows else f"{cid}@unknown")
-        return ",".join(versions)
-
-    @cached_property
-    def courses(self) -> set[str]:
-        """Course names problems may give: the graph's courses and grade bands, and the common 수학."""
-        return {row["grade_band"] for row in self.standards} | {"수학", "Mathematics"}
-
-    def suite(self, max_text_chars: int) -> ProblemSuite:
-        return ProblemSuite(max_text_chars=max_text_chars, known_codes=self.codes, known_courses=self.courses)
-
-    @cached_property
-    def by_code(self) -> dict[str, dict[str, Any]]:
-        return {row["code"]: row for row in self.standards}
-
-    @cached_property
-    def prerequisites(self) -> dict[str, list[str]]:
-        """code → the codes of its direct prerequisites (graph context for the LLM and reviewers)."""
-        out: dict[str, list[str]] = {}
-        for cid in self.curricula:
-            for row in self.graph.run(*cypher.export_prerequisites(cid)):
-                out.setdefault(row["code"], []).append(row["before"])
-        return out
-
-    def context(self, codes: list[str]) -> dict[str, dict[str, Any]]:
-        return {code: {"prerequisites": sorted(self.prerequisites.get(code, []))} for code in codes}
-
-    @cached_property
-    def retriever(self) -> LexicalRetriever:
-        return LexicalRetriever(self.standards)
+    labeling = get_settings().labeling
+    return BatchConfig(
+        run_id=safe_run_id(run_id),
+        run_date=datetime.now(UTC).strftime("%Y-%m-%d"),
+        curriculum=curriculum or labeling.curriculum,
+        model_version=model_version or labeling.model_version,
+        top_k=labeling.top_k,
+        auto_accept_score=labeling.auto_accept_score,
+        max_text_chars=labeling.max_text_chars,
+        chunk_size=chunk_size or labeling.chunk_size,
+        force=force,
+    )
 
 
-def claim_files(objects: ObjectStore, run_id: str, selector: str = "") -> list[str]:
-    """Move files from ``incoming/`` (or the part of it ``selector`` names) into ``processing/<run_id>/``.
-
-    Returns every key in the run's processing folder, so a retried claim also returns what an earlier attempt
-    of the same run moved. A file another run claimed first is left to that run.
-    """
-    claimed_prefix = join("processing", run_id)
-    source = join(INCOMING, selector)
-    for key in objects.list(source):
-        relative = PurePosixPath(key).relative_to(INCOMING).as_posix()
-        try:
-            objects.move(key, join(claimed_prefix, relative))
-            log.info("claimed %s", key)
-        except StoreError as exc:
-            log.warning("could not claim %s (another run may have it): %s", key, exc)
-    return objects.list(claimed_prefix)
+# ---------------------------------------------------------------------------------------------------- claim
 
 
 def _free_key(objects: ObjectStore, key: str, data: bytes | None = None) -> str:
@@ -171,45 +140,141 @@ def _free_key(objects: ObjectStore, key: str, data: bytes | None = None) -> str:
     raise LabelingError(f"too many files named {path.name} in {path.parent}")
 
 
-def _quarantine_file(
-    objects: ObjectStore, key: str, name: str, data: bytes, cfg: BatchConfig, reason: str
-) -> FileResult:
-    target = _free_key(objects, join("quarantine", cfg.run_date, name), data)
-    error = {"file": name, "run_id": cfg.run_id, "source": objects.uri(key), "reason": reason, "records": []}
-    error_key = f"{target}.error.json"
-    objects.write_bytes(error_key, json.dumps(error, ensure_ascii=False, indent=2).encode())
+def _write_error(objects: ObjectStore, base: str, error: dict[str, Any]) -> str:
+    key = f"{base}.error.json"
+    objects.write_bytes(key, json.dumps(error, ensure_ascii=False, indent=2).encode())
+    return key
+
+
+def _quarantine(objects: ObjectStore, key: str, name: str, run_id: str, run_date: str, reason: str) -> Prepared:
+    data = objects.read_bytes(key)
+    target = _free_key(objects, join("quarantine", run_date, name), data)
+    error = {"file": name, "run_id": run_id, "source": objects.uri(join(INCOMING, name)), "reason": reason,
+             "records": []}  # fmt: skip
+    error_key = _write_error(objects, target, error)
     objects.move(key, target)
     log.error("quarantined file %s: %s", name, reason)
-    return FileResult(name=name, status="quarantined", destination=target, error=reason, error_key=error_key)
+    return Prepared(name=name, key=key, status="quarantined", destination=target, error=reason, error_key=error_key)
 
 
-def _quarantine_records(objects: ObjectStore, name: str, parsed: ParsedFile, cfg: BatchConfig, source_uri: str) -> str:
+def _unpack(objects: ObjectStore, key: str, claimed: str, run_date: str, run_id: str) -> None:
+    """Expand a claimed zip into ``<archive>.d/`` beside it, then file the archive itself under processed/."""
+    name = PurePosixPath(key).relative_to(claimed).as_posix()
+    data = objects.read_bytes(key)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = [
+                m for m in archive.infolist() if not m.is_dir() and not PurePosixPath(m.filename).name.startswith(".")
+            ]
+            if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+                raise IngestError(f"{name}: archive expands beyond {MAX_ZIP_BYTES // 2**20} MiB")
+            for member in members:
+                target = join(claimed, name + ZIP_MEMBERS, check_key(member.filename))
+                objects.write_bytes(target, archive.read(member))
+    except (zipfile.BadZipFile, IngestError, StoreError) as exc:
+        _quarantine(objects, key, name, run_id, run_date, f"unusable zip archive: {exc}")
+        return
+    objects.move(key, _free_key(objects, join("processed", run_date, name), data))
+    log.info("unpacked %s: %d member(s)", name, len(members))
+
+
+def claim_files(
+    objects: ObjectStore, run_id: str, selector: str = "", *, settle_seconds: float = 0.0, run_date: str | None = None
+) -> list[str]:
+    """Move files from ``incoming/`` (or the part ``selector`` names) into ``processing/<run_id>/``.
+
+    Files modified within the last ``settle_seconds`` are left for the next run (they may still be copied in).
+    Zip archives are unpacked into ``<archive>.d/`` and their members claimed as files. Returns every file in the
+    run's processing folder, so a retried claim also returns what an earlier attempt of the same run moved; a file
+    another run claimed first is left to that run.
+    """
+    claimed = join("processing", run_id)
+    run_date = run_date or datetime.now(UTC).strftime("%Y-%m-%d")
+    now = time.time()
+    for key in objects.list(join(INCOMING, selector)):
+        if settle_seconds and now - objects.modified(key) < settle_seconds:
+            log.info("%s changed in the last %.0fs; left for the next run", key, settle_seconds)
+            continue
+        target = join(claimed, PurePosixPath(key).relative_to(INCOMING).as_posix())
+        try:
+            objects.move(key, target)
+            log.info("claimed %s", key)
+        except StoreError as exc:
+            log.warning("could not claim %s (another run may have it): %s", key, exc)
+    for key in objects.list(claimed):
+        if key.lower().endswith(".zip") and not key.startswith(join(claimed, "chunks")):
+            _unpack(objects, key, claimed, run_date, run_id)
+    return [key for key in objects.list(claimed) if not key.startswith(join(claimed, "chunks") + "/")]
+
+
+# -------------------------------------------------------------------------------------------------- prepare
+
+
+def _quarantine_records(objects: ObjectStore, name: str, parsed: ParsedFile, cfg: BatchConfig, source: str) -> str:
     """Write the rejected records and why, beside where the file's quarantine would go."""
     base = join("quarantine", cfg.run_date, name)
     lines = "".join(rejected.raw.rstrip("\n") + "\n" for rejected in parsed.rejected)
     objects.write_bytes(f"{base}.rejected{PurePosixPath(name).suffix}", lines.encode())
-    error = {
-        "file": name,
-        "run_id": cfg.run_id,
-        "source": source_uri,
-        "reason": f"{len(parsed.rejected)} of {parsed.read} records failed validation",
-        "records": [rejected.to_doc() for rejected in parsed.rejected],
-    }
-    error_key = f"{base}.error.json"
-    objects.write_bytes(error_key, json.dumps(error, ensure_ascii=False, indent=2).encode())
     for rejected in parsed.rejected:
         log.warning("%s record %d (id=%s) quarantined: %s", name, rejected.record, rejected.id, rejected.reason)
-    return error_key
+    return _write_error(
+        objects,
+        base,
+        {
+            "file": name,
+            "run_id": cfg.run_id,
+            "source": source,
+            "reason": f"{len(parsed.rejected)} of {parsed.read} records failed validation",
+            "records": [rejected.to_doc() for rejected in parsed.rejected],
+        },
+    )
 
 
-def _count_agreement(result: FileResult, problem: Problem, chosen: list[str]) -> None:
-    if problem.labels:
-        result.with_provided_labels += 1
-        result.top1_agreements += int(bool(chosen) and chosen[0] in problem.labels)
+def _chunk_prefix(cfg: BatchConfig, name: str) -> str:
+    return join(cfg.processing, "chunks", name)
 
 
-def process_file(
-    key: str,
+def prepare_file(key: str, *, objects: ObjectStore, suite: ProblemSuite, cfg: BatchConfig) -> Prepared:
+    """Validate one claimed file; quarantine what is bad; write its good records as chunk files."""
+    started = time.monotonic()
+    name = PurePosixPath(key).relative_to(cfg.processing).as_posix()
+    try:
+        parsed = read_file(name, objects.read_bytes(key), suite)
+    except IngestError as exc:
+        return _quarantine(objects, key, name, cfg.run_id, cfg.run_date, str(exc))
+    for record, problem in list(parsed.problems):
+        if problem.text is None:
+            reason = "image-only problems need OCR, which this version does not have yet"
+            parsed.rejected.append(RejectedRecord(record, problem.id, reason, parsed.raw.get(record, "")))
+    parsed.problems = [(record, problem) for record, problem in parsed.problems if problem.text is not None]
+    if not parsed.problems:
+        reasons = "; ".join(f"record {r.record}: {r.reason}" for r in parsed.rejected[:5])
+        result = _quarantine(objects, key, name, cfg.run_id, cfg.run_date, f"no valid records ({reasons})")
+        result.read = result.quarantined = parsed.read
+        return result
+    prepared = Prepared(name=name, key=key, status="prepared", read=parsed.read, quarantined=len(parsed.rejected))
+    if parsed.rejected:
+        prepared.error_key = _quarantine_records(objects, name, parsed, cfg, objects.uri(join(INCOMING, name)))
+    prefix = _chunk_prefix(cfg, name)
+    for number, start in enumerate(range(0, len(parsed.problems), cfg.chunk_size)):
+        rows = parsed.problems[start : start + cfg.chunk_size]
+        body = "".join(
+            json.dumps({"record": record, "problem": problem.model_dump(exclude_none=True)}, ensure_ascii=False) + "\n"
+            for record, problem in rows
+        )
+        chunk = join(prefix, f"{number:05d}.jsonl")
+        objects.write_bytes(chunk, body.encode())
+        prepared.chunks.append(chunk)
+    prepared.seconds = round(time.monotonic() - started, 3)
+    log.info("%s: read %d, %d chunk(s), quarantined %d", name, parsed.read, len(prepared.chunks), prepared.quarantined)
+    return prepared
+
+
+# ------------------------------------------------------------------------------------------------------ label
+
+
+def label_chunk(
+    chunk: str,
     *,
     objects: ObjectStore,
     labels: LabelStore,
@@ -217,46 +282,26 @@ def process_file(
     cfg: BatchConfig,
     labeler: Labeler | None = None,
     judge: LLMJudge | None = None,
-    suite: ProblemSuite | None = None,
-) -> FileResult:
-    """Label every good record of one claimed file, quarantine the bad ones, then move the file on.
+) -> ChunkResult:
+    """Label the problems of one chunk and upsert their label documents.
 
     ``labeler`` defaults to the cold-start retriever; ``cfg.model_version`` must name the labeler used. With a
     ``judge`` (an LLM), each problem's candidates also go to it, and the reviewing rules weigh its answer.
     """
     started = time.monotonic()
-    name = PurePosixPath(key).relative_to(join("processing", cfg.run_id)).as_posix()
-    data = objects.read_bytes(key)
+    name = PurePosixPath(chunk).parent.relative_to(join(cfg.processing, "chunks")).as_posix()
+    result = ChunkResult(chunk=chunk, file=name, model_version=cfg.model_version)
+    rows = [json.loads(line) for line in objects.read_bytes(chunk).decode().splitlines() if line.strip()]
     source_uri = objects.uri(join(INCOMING, name))
-    try:
-        parsed = read_file(name, data, suite or index.suite(cfg.max_text_chars))
-    except IngestError as exc:
-        return _quarantine_file(objects, key, name, data, cfg, str(exc))
-    if not parsed.problems:
-        reasons = "; ".join(f"record {r.record}: {r.reason}" for r in parsed.rejected[:5])
-        result = _quarantine_file(objects, key, name, data, cfg, f"no valid records ({reasons})")
-        result.read = result.quarantined = parsed.read
-        return result
-
-    result = FileResult(
-        name=name, status="processed", destination="", read=parsed.read, model_version=cfg.model_version
-    )
-    batch_id = f"{name}#{PurePosixPath(key).name}:{len(data)}"
     to_label: list[tuple[int, Problem]] = []
-    for record, problem in parsed.problems:
-        if problem.text is None:
-            reason = "image-only problems need OCR, which this version does not have yet"
-            parsed.rejected.append(
-                RejectedRecord(record, problem.id, reason, problem.model_dump_json(exclude_none=True))
-            )
-            continue
+    for row in rows:
+        problem = Problem.model_validate(row["problem"])
         existing = labels.get_label(label_doc_id(problem.id, cfg.model_version))
         if existing and existing.get("content_hash") == problem.content_hash(cfg.curriculum) and not cfg.force:
             result.skipped += 1
-            _count_agreement(result, problem, existing.get("labels", []))
-            result.needs_review += existing.get("decision", {}).get("status") == "needs_review"
+            _count(result, problem, existing)
             continue
-        to_label.append((record, problem))
+        to_label.append((row["record"], problem))
     ranked = (labeler or index.retriever).rank([problem for _, problem in to_label], cfg.top_k) if to_label else []
     docs: list[dict[str, Any]] = []
     for (record, problem), candidates in zip(to_label, ranked, strict=True):
@@ -271,7 +316,7 @@ def process_file(
             model_version=cfg.model_version,
             graph_version=index.version,
             run_id=cfg.run_id,
-            batch_id=batch_id,
+            batch_id=name,
             source_uri=source_uri,
             record=record,
             decision=decision,
@@ -279,82 +324,96 @@ def process_file(
             llm_version=judge.version if judge else None,
         )
         docs.append(doc)
-        _count_agreement(result, problem, doc["labels"])
-        result.needs_review += doc["decision"]["status"] == "needs_review"
+        _count(result, problem, doc)
     for start in range(0, len(docs), UPSERT_CHUNK):
-        written = labels.upsert_labels(docs[start : start + UPSERT_CHUNK])
-        log.info("%s: stored %d label documents (%d new)", name, written.written, written.inserted)
+        labels.upsert_labels(docs[start : start + UPSERT_CHUNK])
     result.labeled = len(docs)
-    result.quarantined = len(parsed.rejected)
-    if parsed.rejected:
-        result.error_key = _quarantine_records(objects, name, parsed, cfg, source_uri)
-    # Only now, with every label committed, does the input leave processing/.
-    result.destination = _free_key(objects, join("processed", cfg.run_date, name), data)
-    objects.move(key, result.destination)
     result.seconds = round(time.monotonic() - started, 3)
-    log.info(
-        "%s: read %d, labeled %d, skipped %d (already labeled), quarantined %d",
-        name, result.read, result.labeled, result.skipped, result.quarantined,
-    )  # fmt: skip
+    log.info("%s: labeled %d, skipped %d (already labeled)", chunk, result.labeled, result.skipped)
     return result
 
 
-def safe_run_id(run_id: str) -> str:
-    """A run id usable as one folder name in any object store (no ':' or '+')."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+def _count(result: ChunkResult, problem: Problem, doc: dict[str, Any]) -> None:
+    chosen = doc.get("labels") or []
+    if problem.labels:
+        result.with_provided_labels += 1
+        result.top1_agreements += int(bool(chosen) and chosen[0] in problem.labels)
+    result.needs_review += doc.get("decision", {}).get("status") == "needs_review"
+    candidates = doc.get("candidates") or []
+    result.top_scores.append(round(float(candidates[0]["score"]), 4) if candidates else 0.0)
 
 
-def batch_config(
-    run_id: str, curriculum: str | None = None, force: bool = False, model_version: str | None = None
-) -> BatchConfig:
-    """The batch settings of one run, from the defaults file and the environment, read when the task runs."""
-    from mathlabel.config import get_settings
-
-    labeling = get_settings().labeling
-    return BatchConfig(
-        run_id=safe_run_id(run_id),
-        run_date=datetime.now(UTC).strftime("%Y-%m-%d"),
-        curriculum=curriculum or labeling.curriculum,
-        model_version=model_version or labeling.model_version,
-        top_k=labeling.top_k,
-        auto_accept_score=labeling.auto_accept_score,
-        max_text_chars=labeling.max_text_chars,
-        force=force,
-    )
+# ----------------------------------------------------------------------------------------------------- finish
 
 
-def summarize(results: list[dict[str, Any]], *, run_id: str, started_at: float | None = None) -> dict[str, Any]:
-    """Totals over the per-file results of a run."""
-    totals = {k: sum(r[k] for r in results) for k in ("read", "labeled", "skipped", "quarantined", "needs_review")}
-    provided = sum(r["with_provided_labels"] for r in results)
-    hits = sum(r["top1_agreements"] for r in results)
-    return {
-        "run_id": run_id,
-        "files": len(results),
-        "files_quarantined": sum(r["status"] == "quarantined" for r in results),
-        "model_versions": sorted({r["model_version"] for r in results if r.get("model_version")}),
-        **totals,
-        "with_provided_labels": provided,
-        "top1_agreements": hits,
-        "top1_agreement": round(hits / provided, 4) if provided else None,
-        "seconds": round(time.time() - started_at, 2) if started_at else None,
-        "results": results,
-    }
+def report_key(run_id: str, suffix: str = "json") -> str:
+    return join("reports", f"{safe_run_id(run_id)}.{suffix}")
 
 
-def report_key(run_id: str) -> str:
-    return join("reports", f"{safe_run_id(run_id)}.json")
+def finish_run(
+    objects: ObjectStore,
+    run_id: str,
+    prepared: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    *,
+    run_date: str | None = None,
+    stage_seconds: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Move each input whose chunks are all stored to ``processed/``, then write the report (JSON and HTML).
 
-
-def finish_run(objects: ObjectStore, run_id: str, results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Write the run report (JSON, under ``reports/``) and return its totals without per-file detail.
-
-    Files still in ``processing/<run_id>/`` (their task failed) are listed as unfinished: they are kept there
-    for the retry, never lost.
+    A file with a missing chunk result (its task failed) stays in ``processing/<run_id>/`` for the retry and is
+    listed as unfinished: kept, never lost.
     """
-    summary = summarize(results, run_id=safe_run_id(run_id))
-    summary["unfinished"] = objects.list(join("processing", safe_run_id(run_id)))
+    run_date = run_date or datetime.now(UTC).strftime("%Y-%m-%d")
+    done = {r["chunk"] for r in results}
+    files = []
+    for item in prepared:
+        entry = dict(item)
+        if item["status"] == "prepared":
+            if all(chunk in done for chunk in item["chunks"]):
+                data = objects.read_bytes(item["key"]) if objects.exists(item["key"]) else None
+                if data is not None:
+                    entry["destination"] = _free_key(objects, join("processed", run_date, item["name"]), data)
+                    objects.move(item["key"], entry["destination"])
+                for chunk in item["chunks"]:
+                    objects.delete(chunk)
+                entry["status"] = "processed"
+            else:
+                entry["status"] = "unfinished"
+        files.append(entry)
+    summary = summarize(safe_run_id(run_id), files, results, stage_seconds or {})
     summary["report"] = report_key(run_id)
+    summary["report_html"] = report_key(run_id, "html")
     objects.write_bytes(summary["report"], json.dumps(summary, ensure_ascii=False, indent=2, default=str).encode())
-    log.info("run %s: %s", run_id, {k: v for k, v in summary.items() if k != "results"})
-    return {k: v for k, v in summary.items() if k != "results"}
+    objects.write_bytes(summary["report_html"], render_html(summary).encode())
+    log.info("run %s: %s", run_id, {k: v for k, v in summary.items() if k not in {"files", "histogram"}})
+    return {k: v for k, v in summary.items() if k != "files"}
+
+
+def run_batch(
+    keys: list[str],
+    *,
+    objects: ObjectStore,
+    labels: LabelStore,
+    index: CurriculumIndex,
+    cfg: BatchConfig,
+    labeler: Labeler | None = None,
+    judge: LLMJudge | None = None,
+) -> dict[str, Any]:
+    """Prepare, label and finish claimed files in-process (the CLI's path; the DAG maps the same steps)."""
+    suite = index.suite(cfg.max_text_chars)
+    started = time.monotonic()
+    prepared = [prepare_file(key, objects=objects, suite=suite, cfg=cfg) for key in keys]
+    results = [
+        label_chunk(chunk, objects=objects, labels=labels, index=index, cfg=cfg, labeler=labeler, judge=judge).to_dict()
+        for item in prepared
+        for chunk in item.chunks
+    ]
+    return finish_run(
+        objects,
+        cfg.run_id,
+        [item.to_dict() for item in prepared],
+        results,
+        run_date=cfg.run_date,
+        stage_seconds={"total": round(time.monotonic() - started, 3)},
+    )

@@ -109,24 +109,33 @@ def graph_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 
 @app.command("label")
 def label_file(
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .jsonl or .csv problem file")],
-    curriculum: Annotated[str | None, typer.Option(help="Target curriculum")] = None,
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .jsonl, .csv or .zip problem file")],
+    curriculum: Annotated[str | None, typer.Option(help="Target curricula ('kr' = kr-2022,kr-2015)")] = None,
     force: Annotated[bool, typer.Option(help="Relabel already labeled problems")] = False,
 ) -> None:
     """Label one file in-process (no Airflow), through the same drop-folder steps the DAG runs."""
-    from labeling.batch import CurriculumIndex, batch_config, claim_files, finish_run, process_file
-    from mathlabel.clients import build_stores
+    from labeling.batch import CurriculumIndex, batch_config, claim_files, run_batch
+    from mathlabel.clients import build_stores, llm_judge
+    from training.registry import labeler_for
 
-    stores = build_stores(get_settings())
+    settings = get_settings()
+    stores = build_stores(settings)
     run_id = "cli__" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     cfg = batch_config(run_id, curriculum, force)
-    stores.objects.write_bytes(f"incoming/{run_id}/{path.name}", path.read_bytes())
     index = CurriculumIndex(stores.graph, cfg.curriculum)
-    results = [
-        process_file(key, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg).to_dict()
-        for key in claim_files(stores.objects, cfg.run_id, run_id)
-    ]
-    typer.echo(json.dumps(finish_run(stores.objects, run_id, results), ensure_ascii=False, indent=2))
+    labeler, cfg.model_version = labeler_for(
+        index,
+        alias=settings.labeling.model_alias,
+        tracking_uri=settings.mlflow_tracking_uri,
+        fallback_version=settings.labeling.model_version,
+    )
+    stores.objects.write_bytes(f"incoming/{run_id}/{path.name}", path.read_bytes())
+    keys = claim_files(stores.objects, cfg.run_id, run_id, run_date=cfg.run_date)
+    summary = run_batch(
+        keys, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler,
+        judge=llm_judge(settings),
+    )  # fmt: skip
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 
 
 def _read_labeled(path: Path, index, max_text_chars: int):
@@ -264,7 +273,8 @@ def run(
     before = _run_ids(env)
     typer.echo(f"dropped {sample.name} into incoming/; running DAG batch_labeling with `airflow dags test`")
     typer.echo(f"  (Airflow log: {log_path})")
-    done = _airflow(["dags", "test", "batch_labeling", "-c", json.dumps({"selector": sample.name})], env, log_path)
+    conf = {"selector": sample.name, "settle_seconds": 0}  # written atomically just now: nothing to wait for
+    done = _airflow(["dags", "test", "batch_labeling", "-c", json.dumps(conf)], env, log_path)
     new_runs = {k: v for k, v in _run_ids(env).items() if k not in before}
     if done.returncode != 0 or len(new_runs) != 1 or "success" not in new_runs.values():
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])
@@ -294,7 +304,7 @@ def run(
                 f"  elapsed                 {elapsed:.1f} s",
                 "where the results are:",
                 f"  label documents  {settings.var_path / 'labelstore'} (`mathlabel labels get <problem id>`)",
-                f"  run report       {objects_root / summary['report']}",
+                f"  run report       {objects_root / summary['report_html']} (and .json)",
                 f"  processed inputs {objects_root / 'processed'}",
                 f"  quarantine       {objects_root / 'quarantine'}",
                 f"  Airflow log      {log_path}",

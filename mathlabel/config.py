@@ -66,6 +66,8 @@ class LabelingSettings(_Section):
     top_k: int = 5
     auto_accept_score: float = 0.6
     max_text_chars: int = 20000
+    chunk_size: int = 500
+    settle_seconds: float = 10.0
 
 
 class LLMSettings(_Section):

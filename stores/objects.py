@@ -40,6 +40,9 @@ class ObjectStore(Protocol):
 
     def size(self, key: str) -> int: ...
 
+    def modified(self, key: str) -> float:
+        """Last modification time, seconds since the epoch."""
+
     def read_bytes(self, key: str) -> bytes: ...
 
     def write_bytes(self, key: str, data: bytes) -> None:
@@ -83,6 +86,12 @@ class LocalObjectStore:
     def size(self, key: str) -> int:
         try:
             return self._path(key).stat().st_size
+        except FileNotFoundError as exc:
+            raise StoreError(f"no object {key!r} in {self.root}") from exc
+
+    def modified(self, key: str) -> float:
+        try:
+            return self._path(key).stat().st_mtime
         except FileNotFoundError as exc:
             raise StoreError(f"no object {key!r} in {self.root}") from exc
 
@@ -163,6 +172,12 @@ class S3ObjectStore:
         if head is None:
             raise StoreError(f"no object s3://{self.bucket}/{self._key(key)}")
         return int(head["ContentLength"])
+
+    def modified(self, key: str) -> float:
+        head = self._head(key)
+        if head is None:
+            raise StoreError(f"no object s3://{self.bucket}/{self._key(key)}")
+        return head["LastModified"].timestamp()
 
     def read_bytes(self, key: str) -> bytes:
         from botocore.exceptions import ClientError

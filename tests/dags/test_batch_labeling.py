@@ -32,7 +32,8 @@ def dag(stack):
 
 def _run(dag, **conf):
     # Always pass every param: dag.test() keeps the previous run's conf on the shared DAG object.
-    run = dag.test(run_conf={"selector": "", "curriculum": "kr-2022", "force": False, **conf})
+    defaults = {"selector": "", "curriculum": "kr-2022", "force": False, "chunk_size": None, "settle_seconds": 0}
+    run = dag.test(run_conf={**defaults, **conf})
     assert run.state == "success", run
     return run
 
@@ -77,12 +78,16 @@ def test_a_run_labels_good_records_and_quarantines_bad_ones(dag, seeded_graph, c
     rejected = objects.read_bytes(f"{quarantine}/mixed.jsonl.rejected.jsonl").decode().splitlines()
     assert rejected[0] == "{broken json"
 
-    # The run report counts it all.
-    (report_key,) = objects.list("reports")
+    # The run report counts it all, as JSON and as a page with the confidence histogram.
+    report_key, html_key = sorted(k for k in objects.list("reports") if k.endswith((".json", ".html")))[::-1]
     report = json.loads(objects.read_bytes(report_key))
     assert (report["read"], report["labeled"], report["quarantined"]) == (6, 4, 2)
-    assert report["files"] == 3 and report["files_quarantined"] == 1
+    assert (report["files_total"], report["files_processed"], report["files_quarantined"]) == (3, 2, 1)
     assert report["with_provided_labels"] == 2
+    assert sum(b["count"] for b in report["histogram"]) == 4
+    assert 0 <= report["needs_review_rate"] <= 1 and report["stage_seconds"]["label"] > 0
+    page = objects.read_bytes(html_key).decode()
+    assert "<svg" in page and "notes.txt" in page and "unsupported file type" in page
 
 
 def test_a_second_run_of_the_same_file_labels_nothing_twice(dag, seeded_graph, clean_objects, clean_labels):
@@ -94,7 +99,7 @@ def test_a_second_run_of_the_same_file_labels_nothing_twice(dag, seeded_graph, c
     objects.write_bytes("incoming/good.jsonl", _jsonl(GOOD))
     _run(dag)
     assert {d["_id"]: d["updated_at"] for d in labels.find_labels()} == first
-    reports = [json.loads(objects.read_bytes(k)) for k in objects.list("reports")]
+    reports = [json.loads(objects.read_bytes(k)) for k in objects.list("reports") if k.endswith(".json")]
     assert sorted((r["labeled"], r["skipped"]) for r in reports) == [(0, 3), (3, 0)]
     processed = _date_folder(objects, "processed")
     assert objects.list(processed) == [f"{processed}/good.jsonl"]  # same bytes, one copy
@@ -110,8 +115,19 @@ def test_selector_and_force_params(dag, seeded_graph, clean_objects, clean_label
 
     objects.write_bytes("incoming/a.jsonl", _jsonl(GOOD[:1]))
     _run(dag, selector="a.jsonl", force=True)
-    reports = sorted(json.loads(objects.read_bytes(k))["labeled"] for k in objects.list("reports"))
+    reports = sorted(
+        json.loads(objects.read_bytes(k))["labeled"] for k in objects.list("reports") if k.endswith(".json")
+    )
     assert reports == [1, 1]
+
+
+def test_a_big_file_is_labeled_in_chunks(dag, seeded_graph, clean_objects, clean_labels):
+    records = [dict(GOOD[i % 3], id=f"big-{i}") for i in range(7)]
+    clean_objects.write_bytes("incoming/big.jsonl", _jsonl(records))
+    run = _run(dag, chunk_size=3)
+    label_states = [ti.state for ti in run.get_task_instances() if ti.task_id == "label"]
+    assert label_states == ["success"] * 3
+    assert clean_labels.count_labels() == 7 and clean_objects.list("processing") == []
 
 
 def test_a_changed_file_with_the_same_name_is_kept_beside_the_first(dag, seeded_graph, clean_objects, clean_labels):
@@ -145,5 +161,5 @@ def test_a_run_labels_with_the_registered_champion(dag, seeded_graph, clean_obje
     docs = clean_labels.find_labels()
     assert {d["_id"] for d in docs} == {label_doc_id(r["id"], version) for r in GOOD}
     assert all(d["model_versions"]["labeler"] == version for d in docs)
-    (report_key,) = clean_objects.list("reports")
+    (report_key,) = [k for k in clean_objects.list("reports") if k.endswith(".json")]
     assert json.loads(clean_objects.read_bytes(report_key))["model_versions"] == [version]

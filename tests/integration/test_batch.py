@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from labeling.batch import CurriculumIndex, batch_config, claim_files, process_file
+from labeling.batch import CurriculumIndex, batch_config, claim_files, finish_run, label_chunk, prepare_file, run_batch
 from stores.errors import StoreError
 
 pytestmark = pytest.mark.integration
@@ -48,28 +48,44 @@ def test_a_crash_after_storing_labels_loses_and_duplicates_nothing(clean_objects
 
     monkeypatch.setattr(type(objects), "move", crash_on_processed)
     with pytest.raises(StoreError, match="simulated crash"):
-        process_file(key, objects=objects, labels=labels, index=index, cfg=cfg)
+        run_batch([key], objects=objects, labels=labels, index=index, cfg=cfg)
     assert labels.count_labels() == 2
-    assert objects.list("processing/run-crash") == [key]  # the input is kept for the retry
+    assert key in objects.list("processing/run-crash")  # the input is kept for the retry
 
     monkeypatch.setattr(type(objects), "move", real_move)
-    (retry_key,) = claim_files(objects, cfg.run_id)
-    result = process_file(retry_key, objects=objects, labels=labels, index=index, cfg=cfg)
-    assert (result.labeled, result.skipped, result.status) == (0, 2, "processed")
+    summary = run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg)
+    assert (summary["labeled"], summary["skipped"], summary["files_processed"]) == (0, 2, 1)
     assert labels.count_labels() == 2
     assert objects.list("processing") == [] and len(objects.list("processed")) == 1
+
+
+def test_a_file_with_a_failed_chunk_stays_in_processing_until_every_chunk_is_stored(clean_objects, clean_labels, index):
+    objects, labels = clean_objects, clean_labels
+    objects.write_bytes("incoming/set.jsonl", _data())
+    cfg = batch_config("run-chunks", chunk_size=1)
+    (key,) = claim_files(objects, cfg.run_id)
+    prepared = prepare_file(key, objects=objects, suite=index.suite(cfg.max_text_chars), cfg=cfg)
+    assert len(prepared.chunks) == 2
+    first = label_chunk(prepared.chunks[0], objects=objects, labels=labels, index=index, cfg=cfg)
+    summary = finish_run(objects, cfg.run_id, [prepared.to_dict()], [first.to_dict()])  # chunk 2's task failed
+    assert summary["unfinished"] == [key] and objects.exists(key) and labels.count_labels() == 1
+
+    second = label_chunk(prepared.chunks[1], objects=objects, labels=labels, index=index, cfg=cfg)
+    summary = finish_run(objects, cfg.run_id, [prepared.to_dict()], [first.to_dict(), second.to_dict()])
+    assert summary["unfinished"] == [] and summary["files_processed"] == 1 and labels.count_labels() == 2
+    assert objects.list("processing") == []  # input moved, chunk files removed
 
 
 def test_changed_text_is_relabeled_under_the_same_key(clean_objects, clean_labels, index):
     objects, labels = clean_objects, clean_labels
     objects.write_bytes("incoming/v1.jsonl", _data())
     cfg = batch_config("run-v1")
-    process_file(claim_files(objects, cfg.run_id)[0], objects=objects, labels=labels, index=index, cfg=cfg)
-    changed = [dict(RECORDS[0], text="두 수 12와 18의 최대공약수와 최소공배수를 소인수분해를 이용하여 구하시오.")]
-    objects.write_bytes("incoming/v2.jsonl", json.dumps(changed[0], ensure_ascii=False).encode())
+    run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg)
+    changed = dict(RECORDS[0], text="두 수 12와 18의 최대공약수와 최소공배수를 소인수분해를 이용하여 구하시오.")
+    objects.write_bytes("incoming/v2.jsonl", json.dumps(changed, ensure_ascii=False).encode())
     cfg2 = batch_config("run-v2")
-    result = process_file(claim_files(objects, cfg2.run_id)[0], objects=objects, labels=labels, index=index, cfg=cfg2)
-    assert result.labeled == 1 and labels.count_labels() == 2
+    summary = run_batch(claim_files(objects, cfg2.run_id), objects=objects, labels=labels, index=index, cfg=cfg2)
+    assert summary["labeled"] == 1 and labels.count_labels() == 2
     doc = labels.get_label("c-1@lexical-bm25-v1")
     assert doc["run_id"] == "run-v2" and doc["labels"] == ["9수01-02"]
 
@@ -78,11 +94,49 @@ def test_an_image_only_record_is_quarantined_with_the_reason(clean_objects, clea
     objects, labels = clean_objects, clean_labels
     objects.write_bytes("incoming/img.jsonl", _data() + b'{"id": "i-1", "image": "page1.png"}\n')
     cfg = batch_config("run-img")
-    result = process_file(claim_files(objects, cfg.run_id)[0], objects=objects, labels=labels, index=index, cfg=cfg)
-    assert (result.labeled, result.quarantined) == (2, 1)
-    error = json.loads(objects.read_bytes(result.error_key))
-    assert error["records"] == [{"record": 3, "id": "i-1", "reason": error["records"][0]["reason"]}]
+    summary = run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg)
+    assert (summary["labeled"], summary["quarantined"]) == (2, 1)
+    (error_key,) = [k for k in objects.list("quarantine") if k.endswith(".error.json")]
+    error = json.loads(objects.read_bytes(error_key))
+    assert [(r["record"], r["id"]) for r in error["records"]] == [(3, "i-1")]
     assert "OCR" in error["records"][0]["reason"]
+
+
+def test_a_zip_of_problem_files_is_unpacked_and_each_member_labeled(clean_objects, clean_labels, index):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("week1/a.jsonl", _data())
+        archive.writestr("week1/b.csv", "id,text\nz-1,삼각형의 세 내각의 크기의 합을 구하시오.\n")
+        archive.writestr("readme.txt", "not problems")
+    objects, labels = clean_objects, clean_labels
+    objects.write_bytes("incoming/bundle.zip", buffer.getvalue())
+    cfg = batch_config("run-zip")
+    keys = claim_files(objects, cfg.run_id, run_date=cfg.run_date)
+    assert sorted(k.rsplit("bundle.zip.d/", 1)[1] for k in keys) == ["readme.txt", "week1/a.jsonl", "week1/b.csv"]
+    summary = run_batch(keys, objects=objects, labels=labels, index=index, cfg=cfg)
+    assert (summary["labeled"], summary["files_processed"], summary["files_quarantined"]) == (3, 2, 1)
+    assert objects.exists(f"processed/{cfg.run_date}/bundle.zip")  # the archive itself is kept
+    assert objects.exists(f"quarantine/{cfg.run_date}/bundle.zip.d/readme.txt.error.json")
+
+
+def test_a_broken_zip_is_quarantined_with_the_reason(clean_objects):
+    objects = clean_objects
+    objects.write_bytes("incoming/broken.zip", b"PK\x03\x04 this is not a zip")
+    cfg = batch_config("run-badzip")
+    assert claim_files(objects, cfg.run_id, run_date=cfg.run_date) == []
+    error = json.loads(objects.read_bytes(f"quarantine/{cfg.run_date}/broken.zip.error.json"))
+    assert "unusable zip archive" in error["reason"]
+
+
+def test_files_still_being_written_wait_for_the_next_run(clean_objects):
+    objects = clean_objects
+    objects.write_bytes("incoming/fresh.jsonl", _data())
+    assert claim_files(objects, "run-settle", settle_seconds=60) == []
+    assert objects.list("incoming") == ["incoming/fresh.jsonl"]
+    assert claim_files(objects, "run-settle", settle_seconds=0) == ["processing/run-settle/fresh.jsonl"]
 
 
 def test_with_an_llm_each_label_records_its_answer_and_disagreement_goes_to_review(clean_objects, clean_labels, index):
@@ -104,8 +158,7 @@ def test_with_an_llm_each_label_records_its_answer_and_disagreement_goes_to_revi
     objects, labels = clean_objects, clean_labels
     objects.write_bytes("incoming/llm.jsonl", _data())
     cfg = batch_config("run-llm")
-    (key,) = claim_files(objects, cfg.run_id)
-    process_file(key, objects=objects, labels=labels, index=index, cfg=cfg, judge=judge)
+    run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg, judge=judge)
     first, second = labels.get_label("c-1@lexical-bm25-v1"), labels.get_label("c-2@lexical-bm25-v1")
     assert first["llm"]["code"] == "9수01-01" and first["model_versions"]["llm"] == "fake:scripted"
     assert "error" in second["llm"] and second["labels"] != ["12미적Ⅱ-01-01"]

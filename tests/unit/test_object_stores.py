@@ -68,3 +68,13 @@ def test_unsafe_keys_are_refused(store, key):
 def test_uri_names_the_object(store):
     store.write_bytes("reports/r.json", b"{}")
     assert store.uri("reports/r.json").endswith("reports/r.json")
+
+
+def test_modified_time_is_when_the_object_was_written(store):
+    import time
+
+    before = time.time()
+    store.write_bytes("incoming/a.jsonl", b"x")
+    assert before - 5 <= store.modified("incoming/a.jsonl") <= time.time() + 5
+    with pytest.raises(StoreError):
+        store.modified("incoming/none.jsonl")
