@@ -236,18 +236,6 @@ def _airflow(args: list[str], env: dict[str, str], log_path: Path | None = None)
         return subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
 
 
-def _run_ids(env: dict[str, str]) -> dict[str, str]:
-    done = _airflow(["dags", "list-runs", "batch_labeling", "-o", "json"], env)
-    if done.returncode != 0:
-        return {}
-    # Airflow may print warnings before the JSON document; the document is the last line that opens a list.
-    lines = [line for line in (done.stdout or "").splitlines() if line.startswith("[")]
-    try:
-        return {row["run_id"]: row["state"] for row in json.loads(lines[-1])} if lines else {}
-    except (json.JSONDecodeError, KeyError, TypeError):
-        return {}
-
-
 @app.command("run")
 def run(
     sample: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Problem set to drop")] = SAMPLE,
@@ -255,7 +243,7 @@ def run(
     """Drop a problem set into incoming/, run the batch_labeling DAG through Airflow, and print a summary."""
     from labeling.batch import report_key
     from mathlabel.clients import object_store
-    from mathlabel.services import Stack, airflow_env
+    from mathlabel.services import Stack, airflow_env, dag_runs
 
     started = time.monotonic()
     settings = get_settings()
@@ -270,12 +258,12 @@ def run(
     log_dir = settings.var_path / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"batch_labeling-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}.log"
-    before = _run_ids(env)
+    before = dag_runs("batch_labeling", env)
     typer.echo(f"dropped {sample.name} into incoming/; running DAG batch_labeling with `airflow dags test`")
     typer.echo(f"  (Airflow log: {log_path})")
     conf = {"selector": sample.name, "settle_seconds": 0}  # written atomically just now: nothing to wait for
     done = _airflow(["dags", "test", "batch_labeling", "-c", json.dumps(conf)], env, log_path)
-    new_runs = {k: v for k, v in _run_ids(env).items() if k not in before}
+    new_runs = {k: v for k, v in dag_runs("batch_labeling", env).items() if k not in before}
     if done.returncode != 0 or len(new_runs) != 1 or "success" not in new_runs.values():
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])
         typer.echo(f"{tail}\n\nbatch_labeling did not succeed (exit {done.returncode}, runs {new_runs})", err=True)

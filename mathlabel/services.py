@@ -86,6 +86,22 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def dag_runs(dag_id: str, env: dict[str, str]) -> dict[str, str]:
+    """run id → state of a DAG's runs, read through the Airflow CLI (``{}`` when there are none)."""
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "list-runs", dag_id, "-o", "json"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    # Airflow may print warnings before the JSON document; the document is the last line that opens a list.
+    lines = [line for line in (done.stdout or "").splitlines() if line.startswith("[")]
+    try:
+        return {row["run_id"]: row["state"] for row in json.loads(lines[-1])} if lines else {}
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return {}
+
+
 class _ProcessService:
     """A server we start as a child process, with a pid file, a log and a readiness probe."""
 
