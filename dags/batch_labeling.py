@@ -13,7 +13,8 @@ Labels every problem file in the object store's `incoming/` folder (JSONL or CSV
 of them) with curriculum achievement standards, writing one label document per (problem id, model version).
 
 1. **claim** moves files into `processing/<run_id>/`, so concurrent runs never share a file; files modified in the
-   last `settle_seconds` (still being copied) wait for the next run; zip archives are unpacked.
+   last `settle_seconds` (still being copied) wait for the next run; zip archives are unpacked; inputs of a run that
+   died (its folder idle for `orphan_after_seconds`) are taken over.
 2. **prepare** (one mapped task per file) validates the records against the Great Expectations suite; bad records go
    to `quarantine/<date>/<file>.rejected.*` and an unusable file to `quarantine/<date>/`, each with an `.error.json`
    naming record and reason; the good records are split into chunks of `chunk_size`.
@@ -77,9 +78,15 @@ def batch_labeling():
 
         context = get_current_context()
         cfg, params = _config(context), context["params"]
-        settle = params["settle_seconds"]
-        settle = get_settings().labeling.settle_seconds if settle is None else settle
-        keys = claim_files(build_stores().objects, cfg.run_id, params["selector"], settle_seconds=settle)
+        settings = get_settings().labeling
+        settle = settings.settle_seconds if params["settle_seconds"] is None else params["settle_seconds"]
+        keys = claim_files(
+            build_stores().objects,
+            cfg.run_id,
+            params["selector"],
+            settle_seconds=settle,
+            orphan_after_seconds=settings.orphan_after_seconds,
+        )
         print(f"claimed {len(keys)} file(s): {keys}")
         return keys
 

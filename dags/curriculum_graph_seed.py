@@ -11,8 +11,8 @@ CURRICULA = ["kr-2022", "kr-2015", "us-ccss"]
 # Raised (through the REST API's asset-events endpoint, e.g. by an S3-notification Lambda) when files land under
 # the object store's curriculum/ prefix; the half-hourly schedule also notices them, since re-seeding unchanged
 # sources is a no-op.
-CURRICULUM_SOURCES = Asset(name="curriculum_sources", uri="mathlabel://objects/curriculum/")
-GRAPH_ASSETS = {cid: Asset(name=f"curriculum_graph_{cid}", uri=f"mathlabel://graph/{cid}") for cid in CURRICULA}
+CURRICULUM_SOURCES = Asset(name="curriculum_sources")
+GRAPH_ASSETS = {cid: Asset(name=f"curriculum_graph_{cid}") for cid in CURRICULA}
 
 DOC_MD = """
 ### curriculum_graph_seed

@@ -178,19 +178,48 @@ def _unpack(objects: ObjectStore, key: str, claimed: str, run_date: str, run_id:
     log.info("unpacked %s: %d member(s)", name, len(members))
 
 
+def _adopt_orphans(objects: ObjectStore, run_id: str, orphan_after_seconds: float, now: float) -> None:
+    """Take over the inputs of runs that died: their processing folder untouched for ``orphan_after_seconds``."""
+    folders: dict[str, list[str]] = {}
+    for key in objects.list("processing"):
+        folders.setdefault(key.split("/", 2)[1], []).append(key)
+    for folder, keys in folders.items():
+        if folder == run_id or now - max(objects.modified(k) for k in keys) < orphan_after_seconds:
+            continue
+        old = join("processing", folder)
+        for key in keys:
+            if key.startswith(join(old, "chunks") + "/"):
+                objects.delete(key)  # derived from the input; the new run writes its own
+                continue
+            try:
+                objects.move(key, join("processing", run_id, PurePosixPath(key).relative_to(old).as_posix()))
+                log.warning("adopted %s from run %s, idle for over %.0fs", key, folder, orphan_after_seconds)
+            except StoreError as exc:
+                log.warning("could not adopt %s: %s", key, exc)
+
+
 def claim_files(
-    objects: ObjectStore, run_id: str, selector: str = "", *, settle_seconds: float = 0.0, run_date: str | None = None
+    objects: ObjectStore,
+    run_id: str,
+    selector: str = "",
+    *,
+    settle_seconds: float = 0.0,
+    orphan_after_seconds: float = 0.0,
+    run_date: str | None = None,
 ) -> list[str]:
     """Move files from ``incoming/`` (or the part ``selector`` names) into ``processing/<run_id>/``.
 
     Files modified within the last ``settle_seconds`` are left for the next run (they may still be copied in).
-    Zip archives are unpacked into ``<archive>.d/`` and their members claimed as files. Returns every file in the
-    run's processing folder, so a retried claim also returns what an earlier attempt of the same run moved; a file
-    another run claimed first is left to that run.
+    With ``orphan_after_seconds``, inputs of another run whose processing folder has been idle that long (the run
+    died) are taken over, so nothing claimed is ever stranded. Zip archives are unpacked into ``<archive>.d/`` and
+    their members claimed as files. Returns every file in the run's processing folder, so a retried claim also
+    returns what an earlier attempt of the same run moved; a file another run claimed first is left to that run.
     """
     claimed = join("processing", run_id)
     run_date = run_date or datetime.now(UTC).strftime("%Y-%m-%d")
     now = time.time()
+    if orphan_after_seconds:
+        _adopt_orphans(objects, run_id, orphan_after_seconds, now)
     for key in objects.list(join(INCOMING, selector)):
         if settle_seconds and now - objects.modified(key) < settle_seconds:
             log.info("%s changed in the last %.0fs; left for the next run", key, settle_seconds)

@@ -68,6 +68,7 @@ class LabelingSettings(_Section):
     max_text_chars: int = 20000
     chunk_size: int = 500
     settle_seconds: float = 10.0
+    orphan_after_seconds: float = 21600.0
 
 
 class LLMSettings(_Section):

@@ -164,3 +164,19 @@ def test_with_an_llm_each_label_records_its_answer_and_disagreement_goes_to_revi
     assert "error" in second["llm"] and second["labels"] != ["12미적Ⅱ-01-01"]
     assert second["decision"]["status"] == "needs_review"
     assert any(reason.startswith("LLM: answer rejected") for reason in second["decision"]["reasons"])
+
+
+def test_inputs_of_a_run_that_died_are_taken_over_by_a_later_run(clean_objects, settings):
+    import os
+
+    objects = clean_objects
+    objects.write_bytes("processing/dead-run/set.jsonl", _data())
+    objects.write_bytes("processing/dead-run/chunks/set.jsonl/00000.jsonl", b"{}")
+    objects.write_bytes("processing/live-run/other.jsonl", _data())
+    hours_ago = os.path.getmtime(settings.var_path / "objects" / "processing" / "dead-run" / "set.jsonl") - 7 * 3600
+    for path in (settings.var_path / "objects" / "processing" / "dead-run").rglob("*"):
+        if path.is_file():
+            os.utime(path, (hours_ago, hours_ago))
+    assert claim_files(objects, "new-run", orphan_after_seconds=6 * 3600) == ["processing/new-run/set.jsonl"]
+    assert objects.list("processing/dead-run") == []
+    assert objects.list("processing/live-run") == ["processing/live-run/other.jsonl"]  # still in use: left alone
