@@ -111,18 +111,13 @@ def batch_labeling():
         from mathlabel.clients import llm_judge
         from mathlabel.config import get_settings
         from operators.clients import build_stores
-        from training.registry import labeler_for
+        from training.registry import labeler_from_settings
 
         context = get_current_context()
         context["chunk_name"] = "/".join(chunk.rsplit("/", 2)[-2:])
         settings, stores, cfg = get_settings(), build_stores(), _config(context)
         index = CurriculumIndex(stores.graph, cfg.curriculum)
-        labeler, cfg.model_version = labeler_for(
-            index,
-            alias=settings.labeling.model_alias,
-            tracking_uri=settings.mlflow_tracking_uri,
-            fallback_version=settings.labeling.model_version,
-        )
+        labeler, cfg.model_version = labeler_from_settings(index, settings)
         judge = llm_judge(settings)
         print(f"labeling with {cfg.model_version}; " + (f"LLM {judge.version}" if judge else "no LLM configured"))
         return label_chunk(

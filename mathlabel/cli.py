@@ -116,19 +116,14 @@ def label_file(
     """Label one file in-process (no Airflow), through the same drop-folder steps the DAG runs."""
     from labeling.batch import CurriculumIndex, batch_config, claim_files, run_batch
     from mathlabel.clients import build_stores, llm_judge
-    from training.registry import labeler_for
+    from training.registry import labeler_from_settings
 
     settings = get_settings()
     stores = build_stores(settings)
     run_id = "cli__" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     cfg = batch_config(run_id, curriculum, force)
     index = CurriculumIndex(stores.graph, cfg.curriculum)
-    labeler, cfg.model_version = labeler_for(
-        index,
-        alias=settings.labeling.model_alias,
-        tracking_uri=settings.mlflow_tracking_uri,
-        fallback_version=settings.labeling.model_version,
-    )
+    labeler, cfg.model_version = labeler_from_settings(index, settings)
     stores.objects.write_bytes(f"incoming/{run_id}/{path.name}", path.read_bytes())
     keys = claim_files(stores.objects, cfg.run_id, run_id, run_date=cfg.run_date)
     summary = run_batch(

@@ -116,3 +116,13 @@ def labeler_for(index: Any, *, alias: str, tracking_uri: str, fallback_version: 
         return index.retriever, fallback_version
     model, ref = found
     return TrainedLabeler(model, index.retriever), f"{ref.name}-v{ref.version}"
+
+
+def labeler_from_settings(index: Any, settings: Any) -> tuple[Any, str]:
+    """``labeler_for`` with the alias, registry and fallback version of the configured settings."""
+    return labeler_for(
+        index,
+        alias=settings.labeling.model_alias,
+        tracking_uri=settings.mlflow_tracking_uri,
+        fallback_version=settings.labeling.model_version,
+    )
