@@ -85,6 +85,17 @@ def breadcrumbs(standard: dict[str, Any]) -> list[str]:
     return [standard[k] for k in keys if standard.get(k)]
 
 
+def candidate(standard: dict[str, Any], score: float) -> Candidate:
+    """A standard row of the graph export as a ranked candidate."""
+    return Candidate(
+        code=standard["code"],
+        text=standard["text"],
+        score=score,
+        curriculum=standard.get("curriculum", ""),
+        breadcrumbs=breadcrumbs(standard),
+    )
+
+
 def standard_document(standard: dict[str, Any]) -> str:
     """The text a standard is indexed by: sentence, breadcrumbs, 해설, 성취수준 and terms, when present."""
     parts = [standard.get("grade_band"), standard.get("domain"), standard.get("content_element"), standard["text"]]
@@ -169,16 +180,7 @@ class LexicalRetriever:
         logits = scores[order] / self.temperature
         weights = np.exp(logits - logits.max())
         probabilities = weights / weights.sum()
-        return [
-            Candidate(
-                code=self.standards[i]["code"],
-                text=self.standards[i]["text"],
-                score=float(p),
-                curriculum=self.standards[i].get("curriculum", ""),
-                breadcrumbs=breadcrumbs(self.standards[i]),
-            )
-            for i, p in zip(order, probabilities, strict=True)
-        ]
+        return [candidate(self.standards[i], float(p)) for i, p in zip(order, probabilities, strict=True)]
 
     def rank(self, problems: Sequence[Problem], top_k: int) -> list[list[Candidate]]:
         if not problems:

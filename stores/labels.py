@@ -1,8 +1,7 @@
 """Label store: a MongoDB replica set in production, montydb on disk as the embedded default.
 
 Label documents are keyed by ``_id = "<problem id>@<model version>"``: every write is an upsert on that key,
-so re-running a run changes nothing. A second collection, ``ingested_files``, records each input file by
-content hash, so the same file dropped twice is not labeled twice.
+so re-running a run changes nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 LABELS = "labels"
-FILES = "ingested_files"
 
 
 @dataclass
@@ -38,11 +36,6 @@ class LabelStore(Protocol):
 
     def count_labels(self, query: dict[str, Any] | None = None) -> int: ...
 
-    def record_file(self, sha256: str, info: dict[str, Any]) -> None:
-        """Remember that an input file with this content hash was fully processed."""
-
-    def get_file(self, sha256: str) -> dict[str, Any] | None: ...
-
     def ping(self) -> bool: ...
 
 
@@ -56,7 +49,6 @@ class MongoLabelStore:
     def __init__(self, database: Any) -> None:
         self.db = database
         self.labels = database[LABELS]
-        self.files = database[FILES]
 
     def ensure_indexes(self) -> None:
         self.labels.create_index([("problem_id", 1)])
@@ -89,16 +81,6 @@ class MongoLabelStore:
     def count_labels(self, query: dict[str, Any] | None = None) -> int:
         return self.labels.count_documents(query or {})
 
-    def record_file(self, sha256: str, info: dict[str, Any]) -> None:
-        self.files.update_one(
-            {"_id": sha256},
-            {"$set": {**info, "updated_at": _now()}, "$setOnInsert": {"created_at": _now()}},
-            upsert=True,
-        )
-
-    def get_file(self, sha256: str) -> dict[str, Any] | None:
-        return self.files.find_one({"_id": sha256})
-
     def ping(self) -> bool:
         try:
             self.db.client.admin.command("ping")
@@ -126,7 +108,7 @@ class EmbeddedLabelStore(MongoLabelStore):
 
     def ping(self) -> bool:
         try:
-            self.files.count_documents({})
+            self.labels.count_documents({})
             return True
         except Exception:
             return False

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from labeling.retrieval import Candidate, LexicalRetriever, breadcrumbs, standard_document
+from labeling.retrieval import Candidate, LexicalRetriever, candidate, standard_document
 from labeling.schemas import Problem
 from labeling.text import morphemes, normalize_text
 
@@ -201,16 +201,5 @@ class TrainedLabeler:
             ) * self.retriever.fit_weights(problem)
             blended /= blended.sum()
             order = np.argsort(-blended, kind="stable")[:top_k]
-            out.append(
-                [
-                    Candidate(
-                        code=standards[i]["code"],
-                        text=standards[i]["text"],
-                        score=float(blended[i]),
-                        curriculum=standards[i].get("curriculum", ""),
-                        breadcrumbs=breadcrumbs(standards[i]),
-                    )
-                    for i in order
-                ]
-            )
+            out.append([candidate(standards[i], float(blended[i])) for i in order])
         return out
