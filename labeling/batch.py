@@ -322,15 +322,16 @@ def label_chunk(
     result = ChunkResult(chunk=chunk, file=name, model_version=cfg.model_version)
     rows = [json.loads(line) for line in objects.read_bytes(chunk).decode().splitlines() if line.strip()]
     source_uri = objects.uri(join(INCOMING, name))
+    problems = [(row["record"], Problem.model_validate(row["problem"])) for row in rows]
+    stored = labels.get_labels([label_doc_id(problem.id, cfg.model_version) for _, problem in problems])
     to_label: list[tuple[int, Problem]] = []
-    for row in rows:
-        problem = Problem.model_validate(row["problem"])
-        existing = labels.get_label(label_doc_id(problem.id, cfg.model_version))
+    for record, problem in problems:
+        existing = stored.get(label_doc_id(problem.id, cfg.model_version))
         if existing and existing.get("content_hash") == problem.content_hash(cfg.curriculum) and not cfg.force:
             result.skipped += 1
             _count(result, problem, existing)
             continue
-        to_label.append((row["record"], problem))
+        to_label.append((record, problem))
     ranked = (labeler or index.retriever).rank([problem for _, problem in to_label], cfg.top_k) if to_label else []
     docs: list[dict[str, Any]] = []
     for (record, problem), candidates in zip(to_label, ranked, strict=True):

@@ -1,7 +1,7 @@
 """The embedded stack: start, stop and check the local services behind ``mathlabel services``.
 
 FalkorDB (graph store) and MLflow (registry) run as child processes on 127.0.0.1 with pid files and logs
-under ``var/``; the label store (montydb), the object-store folder and the Airflow home are on-disk state
+under ``var/``; the label store (a SQLite file), the object-store folder and the Airflow home are on-disk state
 that ``up`` creates and checks. ``up`` is idempotent and never hangs: each service gets a deadline, a port
 held by someone else or a missing binary is reported by name.
 """

@@ -1,4 +1,4 @@
-"""Label store: a MongoDB replica set in production, montydb on disk as the embedded default.
+"""Label store: a MongoDB replica set in production, one SQLite file on disk as the embedded default.
 
 Label documents are keyed by ``_id = "<problem id>@<model version>"``: every write is an upsert on that key,
 so re-running a run changes nothing.
@@ -6,9 +6,19 @@ so re-running a run changes nothing.
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
+
+log = logging.getLogger(__name__)
 
 LABELS = "labels"
 
@@ -32,6 +42,9 @@ class LabelStore(Protocol):
 
     def get_label(self, doc_id: str) -> dict[str, Any] | None: ...
 
+    def get_labels(self, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored documents among ``doc_ids``, by ``_id`` (missing ones are left out)."""
+
     def find_labels(self, query: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
 
     def count_labels(self, query: dict[str, Any] | None = None) -> int: ...
@@ -47,8 +60,11 @@ class MongoLabelStore:
     """Label store over a pymongo ``Database`` (on Airflow, ``MongoHook(...).get_conn()[db]``)."""
 
     def __init__(self, database: Any) -> None:
+        from bson.codec_options import CodecOptions
+
         self.db = database
-        self.labels = database[LABELS]
+        # Datetimes come back timezone-aware (UTC), as the embedded store returns them.
+        self.labels = database[LABELS].with_options(codec_options=CodecOptions(tz_aware=True))
 
     def ensure_indexes(self) -> None:
         self.labels.create_index([("problem_id", 1)])
@@ -75,6 +91,9 @@ class MongoLabelStore:
     def get_label(self, doc_id: str) -> dict[str, Any] | None:
         return self.labels.find_one({"_id": doc_id})
 
+    def get_labels(self, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {doc["_id"]: doc for doc in self.labels.find({"_id": {"$in": list(set(doc_ids))}})}
+
     def find_labels(self, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return list(self.labels.find(query or {}))
 
@@ -89,39 +108,181 @@ class MongoLabelStore:
             return False
 
 
-class EmbeddedLabelStore(MongoLabelStore):
-    """The same store on montydb (SQLite files under ``var/labelstore``), which lacks ``bulk_write``."""
+class EmbeddedLabelStore:
+    """The label store in one SQLite file (stdlib ``sqlite3``, WAL mode), the embedded default.
 
-    def upsert_labels(self, docs: list[dict[str, Any]]) -> UpsertResult:
-        now = _now()
-        result = UpsertResult()
-        for doc in docs:
-            outcome = self.labels.update_one(*self._update_spec(doc, now), upsert=True)
-            if outcome.upserted_id is not None:
-                result.inserted += 1
-            else:
-                result.updated += 1
-        return result
+    Each document is a JSON text keyed by ``_id``; ``created_at`` has a column of its own, so an upsert replaces
+    the document and keeps it. Datetimes survive the round trip. ``problem_id``, ``run_id`` and
+    ``decision.status`` are indexed. ``find_labels`` and ``count_labels`` take the part of MongoDB's query
+    language the project uses: equality, ``$in``, ``$nin``, ``$ne``, ``$exists`` and ``$gt``/``$gte``/``$lt``/
+    ``$lte`` on top-level or dotted fields holding scalars. Any other query raises ``ValueError`` instead of
+    answering differently from MongoDB.
+    """
 
-    def ensure_indexes(self) -> None:
-        """montydb keeps no secondary indexes; queries scan, which is fine at embedded scale."""
+    INDEXED = ("problem_id", "run_id", "decision.status")
+    BATCH = 500  # ids per IN (...): well under SQLite's limit on bound parameters
 
-    def ping(self) -> bool:
-        try:
-            self.labels.count_documents({})
-            return True
-        except Exception:
-            return False
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS labels (_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, doc TEXT NOT NULL)"
+        )
+        self.ensure_indexes()
 
     @classmethod
     def open(cls, path: str, database: str = "mathlabel") -> EmbeddedLabelStore:
-        """Open (creating if needed) the on-disk store at ``path``."""
-        from pathlib import Path
-
-        from montydb import MontyClient, set_storage
-
+        """Open (creating if needed) the store ``<database>.sqlite3`` in the folder ``path``."""
         folder = Path(path)
-        if not (folder / "monty.storage.cfg").exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            set_storage(str(folder), storage="sqlite", use_bson=False)
-        return cls(MontyClient(str(folder))[database])
+        folder.mkdir(parents=True, exist_ok=True)
+        if (folder / "monty.storage.cfg").exists():
+            log.warning("%s also holds a montydb label store from an older version; it is not read", folder)
+        return cls(str(folder / f"{database}.sqlite3"))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def ensure_indexes(self) -> None:
+        for field in self.INDEXED:
+            name = "labels_" + field.replace(".", "_")
+            self.conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON labels ({_field_sql(field)})")
+
+    def upsert_labels(self, docs: list[dict[str, Any]]) -> UpsertResult:
+        if not docs:
+            return UpsertResult()
+        now = _now()
+        bodies = {
+            doc["_id"]: _dumps({k: v for k, v in doc.items() if k not in {"_id", "created_at"}} | {"updated_at": now})
+            for doc in docs
+        }
+        with self._transaction():
+            existing = sum(len(self._rows("_id IN", batch, "_id")) for batch in _batches(list(bodies), self.BATCH))
+            self.conn.executemany(
+                "INSERT INTO labels (_id, created_at, doc) VALUES (?, ?, ?) "
+                "ON CONFLICT (_id) DO UPDATE SET doc = excluded.doc",
+                [(doc_id, now.isoformat(), body) for doc_id, body in bodies.items()],
+            )
+        return UpsertResult(inserted=len(bodies) - existing, updated=existing)
+
+    def get_label(self, doc_id: str) -> dict[str, Any] | None:
+        return self.get_labels([doc_id]).get(doc_id)
+
+    def get_labels(self, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for batch in _batches(list(dict.fromkeys(doc_ids)), self.BATCH):
+            found.update((row[0], _document(row)) for row in self._rows("_id IN", batch))
+        return found
+
+    def find_labels(self, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        where, params = _where(query or {})
+        sql = f"SELECT _id, created_at, doc FROM labels WHERE {where} ORDER BY rowid"
+        return [_document(row) for row in self.conn.execute(sql, params)]
+
+    def count_labels(self, query: dict[str, Any] | None = None) -> int:
+        where, params = _where(query or {})
+        return self.conn.execute(f"SELECT count(*) FROM labels WHERE {where}", params).fetchone()[0]
+
+    def ping(self) -> bool:
+        try:
+            self.conn.execute("SELECT count(*) FROM labels").fetchone()
+            return True
+        except sqlite3.Error:
+            return False
+
+    def _rows(self, condition: str, ids: list[str], columns: str = "_id, created_at, doc") -> list[tuple]:
+        marks = ", ".join("?" * len(ids))
+        return self.conn.execute(f"SELECT {columns} FROM labels WHERE {condition} ({marks})", ids).fetchall()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+
+# ------------------------------------------------------------------------------------- JSON and query helpers
+
+_COMPARISONS = MappingProxyType({"$ne": "IS NOT", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="})
+_COLUMNS = frozenset({"_id", "created_at"})  # kept in columns of their own, not in the JSON document
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _batches(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$date": value.isoformat()}
+    raise TypeError(f"cannot store {type(value).__name__} in a label document")
+
+
+def _decode(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and "$date" in obj:
+        return datetime.fromisoformat(obj["$date"])
+    return obj
+
+
+def _dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, ensure_ascii=False, default=_encode, separators=(",", ":"))
+
+
+def _document(row: tuple) -> dict[str, Any]:
+    doc_id, created_at, body = row
+    return {"_id": doc_id, "created_at": datetime.fromisoformat(created_at)} | json.loads(body, object_hook=_decode)
+
+
+def _field_sql(field: str, value: Any = None) -> str:
+    if field in _COLUMNS:
+        return field
+    if not _FIELD.fullmatch(field):
+        raise ValueError(f"label store: unsupported field name {field!r}")
+    suffix = '."$date"' if isinstance(value, datetime) else ""
+    return f"json_extract(doc, '$.{field}{suffix}')"
+
+
+def _param(field: str, value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise ValueError(f"label store: {field!r} can only be compared with a scalar, not {type(value).__name__}")
+
+
+def _where(query: dict[str, Any]) -> tuple[str, list[Any]]:
+    clauses, params = ["1"], []
+    for field, condition in query.items():
+        if field.startswith("$"):
+            raise ValueError(f"label store: unsupported query operator {field!r}")
+        ops = (
+            condition
+            if isinstance(condition, dict) and condition and all(k.startswith("$") for k in condition)
+            else {"$eq": condition}
+        )
+        for op, value in ops.items():
+            probe = value[0] if op in {"$in", "$nin"} and value else value
+            column = _field_sql(field, probe)
+            if op == "$eq":
+                clauses.append(f"{column} IS ?")
+                params.append(_param(field, value))
+            elif op in _COMPARISONS:
+                clauses.append(f"{column} {_COMPARISONS[op]} ?")
+                params.append(_param(field, value))
+            elif op in {"$in", "$nin"}:
+                values = [_param(field, v) for v in value]
+                marks = ", ".join("?" * len(values))
+                inside = f"({column} IN ({marks}){' OR ' + column + ' IS NULL' if None in values else ''})"
+                clauses.append(inside if op == "$in" else f"NOT {inside}")
+                params.extend(values)
+            elif op == "$exists":
+                clauses.append(f"json_type(doc, '$.{field}') IS {'NOT ' if value else ''}NULL")
+            else:
+                raise ValueError(f"label store: unsupported query operator {op!r} on {field!r}")
+    return " AND ".join(clauses), params
