@@ -118,7 +118,7 @@ def batch_labeling():
         settings, stores, cfg = get_settings(), build_stores(), _config(context)
         index = CurriculumIndex(stores.graph, cfg.curriculum)
         labeler, cfg.model_version = labeler_from_settings(index, settings)
-        judge = llm_judge(settings)
+        judge = llm_judge(settings, index)
         print(f"labeling with {cfg.model_version}; " + (f"LLM {judge.version}" if judge else "no LLM configured"))
         return label_chunk(
             chunk, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler, judge=judge

@@ -24,7 +24,7 @@ from labeling.errors import IngestError, LabelingError
 from labeling.evaluate import Labeler
 from labeling.index import CurriculumIndex, expand_curricula
 from labeling.ingest import ParsedFile, RejectedRecord
-from labeling.llm import LLMJudge
+from labeling.llm import Judge
 from labeling.pipeline import build_label_doc
 from labeling.report import render_html, summarize
 from labeling.review import review
@@ -310,7 +310,7 @@ def label_chunk(
     index: CurriculumIndex,
     cfg: BatchConfig,
     labeler: Labeler | None = None,
-    judge: LLMJudge | None = None,
+    judge: Judge | None = None,
 ) -> ChunkResult:
     """Label the problems of one chunk and upsert their label documents.
 
@@ -428,7 +428,7 @@ def run_batch(
     index: CurriculumIndex,
     cfg: BatchConfig,
     labeler: Labeler | None = None,
-    judge: LLMJudge | None = None,
+    judge: Judge | None = None,
 ) -> dict[str, Any]:
     """Prepare, label and finish claimed files in-process (the CLI's path; the DAG maps the same steps)."""
     suite = index.suite(cfg.max_text_chars)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, create_model
 
@@ -52,6 +52,16 @@ def prompt(problem: Problem, candidates: list[Candidate], context: dict[str, dic
         "candidates": listed,
     }
     return [("system", SYSTEM), ("human", json.dumps(data, ensure_ascii=False, indent=1))]
+
+
+class Judge(Protocol):
+    """The LLM step: ``LLMJudge`` (one structured call) or ``labeling.agent.ReviewAgent`` (with graph tools)."""
+
+    version: str
+
+    def choose(
+        self, problem: Problem, candidates: list[Candidate], context: dict[str, dict[str, Any]] | None = None
+    ) -> dict[str, Any]: ...
 
 
 class LLMJudge:

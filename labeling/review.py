@@ -23,7 +23,8 @@ def review(
         candidates: ranked candidates; the first is the chosen label.
         auto_accept_score: the calibrated score at or above which a label may be auto-accepted.
         standards: code → graph export row; a chosen code missing from it is flagged.
-        llm: the LLM step's outcome (``{"code", "reason"}`` or ``{"error"}``), when an LLM is configured.
+        llm: the LLM step's outcome (``{"code", "reason"}``, with the agent's ``concerns``, or ``{"error"}``),
+            when an LLM is configured. Every concern the agent names is a reason for review.
     """
     if not candidates:
         return {"status": "needs_review", "reasons": ["no candidate standard found"]}
@@ -46,6 +47,7 @@ def review(
             concerns.append(f"LLM: {llm['error']}")
         elif llm.get("code") != top.code:
             concerns.append(f"LLM chose {llm.get('code')} ({llm.get('reason', '')}), the model {top.code}")
+        concerns.extend(f"LLM: {concern}" for concern in llm.get("concerns") or [])
     if concerns:
         return {"status": "needs_review", "reasons": concerns}
     reasons = [f"top score {top.score:.2f} ≥ {auto_accept_score:.2f}"]

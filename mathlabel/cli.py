@@ -128,7 +128,7 @@ def label_file(
     keys = claim_files(stores.objects, cfg.run_id, run_id, run_date=cfg.run_date)
     summary = run_batch(
         keys, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler,
-        judge=llm_judge(settings),
+        judge=llm_judge(settings, index),
     )  # fmt: skip
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 

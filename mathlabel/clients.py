@@ -7,12 +7,17 @@ back to these for the embedded stack.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from mathlabel.config import Settings
 from stores.graph import FalkorGraphStore, GraphStore, Neo4jGraphStore
 from stores.labels import EmbeddedLabelStore, LabelStore, MongoLabelStore
 from stores.objects import LocalObjectStore, ObjectStore, S3ObjectStore
+
+if TYPE_CHECKING:
+    from labeling.index import CurriculumIndex
+    from labeling.llm import Judge
 
 
 def object_store(settings: Settings) -> ObjectStore:
@@ -62,12 +67,20 @@ def build_stores(settings: Settings) -> Stores:
     return Stores(object_store(settings), graph_store(settings), label_store(settings))
 
 
-def llm_judge(settings: Settings):
-    """The LLM step's judge when a chat model is configured, else None (the caller says so once per run)."""
+def llm_judge(settings: Settings, index: CurriculumIndex) -> Judge | None:
+    """The LLM step when a chat model is configured, else None (the caller says so once per run).
+
+    With ``llm.tools`` the reviewing agent, which may read the graph through ``index``; else a single
+    structured call per problem.
+    """
     if not settings.llm.model:
         return None
     from langchain.chat_models import init_chat_model
 
+    from labeling.agent import ReviewAgent
     from labeling.llm import LLMJudge
 
-    return LLMJudge(init_chat_model(settings.llm.model, temperature=settings.llm.temperature), settings.llm.model)
+    chat = init_chat_model(settings.llm.model, temperature=settings.llm.temperature)
+    if settings.llm.tools:
+        return ReviewAgent(chat, index, f"{settings.llm.model}+graph-tools")
+    return LLMJudge(chat, settings.llm.model)

@@ -74,6 +74,7 @@ class LabelingSettings(_Section):
 class LLMSettings(_Section):
     model: str = ""
     temperature: float = 0.0
+    tools: bool = True
 
 
 class Settings(BaseSettings):

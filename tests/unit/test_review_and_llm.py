@@ -3,13 +3,12 @@
 import json
 
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
-from langchain_core.messages import AIMessage
 
 from labeling.llm import LLMJudge, choice_schema, prompt
 from labeling.retrieval import Candidate
 from labeling.review import review
 from labeling.schemas import Problem
+from tests.fakes import ScriptedChat, call
 
 CANDIDATES = [
     Candidate("9수01-01", "소인수분해의 뜻을 알고, 자연수를 소인수분해 할 수 있다.", 0.8, "kr-2022",
@@ -24,15 +23,8 @@ STANDARDS = {
 }
 
 
-class ScriptedChat(FakeMessagesListChatModel):
-    """A fake chat model that can be bound to tools: it replays scripted messages, tool calls included."""
-
-    def bind_tools(self, tools, **kwargs):
-        return self
-
-
-def tool_answer(**args) -> AIMessage:
-    return AIMessage(content="", tool_calls=[{"name": "StandardChoice", "args": args, "id": "call-1"}])
+def tool_answer(**args):
+    return call("StandardChoice", **args)
 
 
 def problem(**metadata) -> Problem:
