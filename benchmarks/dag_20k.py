@@ -22,14 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "labeling" / "samples" / "kr2022_sample.jsonl"
 
 
-def problems(n: int) -> list[dict]:
+def problems(n: int, tag: str) -> list[dict]:
     base = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
     out = []
     for i in range(n):
         record = dict(base[i % len(base)])
         shift = i // len(base) + 1
         record["text"] = re.sub(r"\d+", lambda m, s=shift: str(int(m.group()) + s), record["text"])
-        record["id"] = f"bench-{i:06d}"
+        record["id"] = f"bench-{tag}-{i:06d}"  # new ids each run: nothing is skipped
         out.append(record)
     return out
 
@@ -46,8 +46,9 @@ def main() -> None:
 
     settings = get_settings()
     objects = object_store(settings)
-    name = f"bench-{uuid.uuid4().hex[:8]}.jsonl"
-    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in problems(args.problems))
+    tag = uuid.uuid4().hex[:8]
+    name = f"bench-{tag}.jsonl"
+    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in problems(args.problems, tag))
     objects.write_bytes(f"incoming/{name}", body.encode())
     env = {**os.environ, **airflow_env(settings)}
     airflow = [sys.executable, "-m", "airflow"]
