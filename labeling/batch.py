@@ -38,6 +38,7 @@ __all__ = ["CurriculumIndex", "expand_curricula"]
 
 log = logging.getLogger(__name__)
 INCOMING = "incoming"
+VERIFIED_DROP = "incoming/verified"  # reviewers' verified labels: nightly_retraining imports them
 UPSERT_CHUNK = 200
 MAX_ZIP_BYTES = 512 * 1024 * 1024  # uncompressed; a larger archive is quarantined, not unpacked
 ZIP_MEMBERS = ".d"  # an archive's members are labeled as files under "<archive>.d/"
@@ -128,7 +129,7 @@ def batch_config(
 # ---------------------------------------------------------------------------------------------------- claim
 
 
-def _free_key(objects: ObjectStore, key: str, data: bytes | None = None) -> str:
+def free_key(objects: ObjectStore, key: str, data: bytes | None = None) -> str:
     """``key``, or a suffixed variant when a different object already sits there: nothing is overwritten."""
     if not objects.exists(key) or (data is not None and objects.read_bytes(key) == data):
         return key
@@ -140,7 +141,7 @@ def _free_key(objects: ObjectStore, key: str, data: bytes | None = None) -> str:
     raise LabelingError(f"too many files named {path.name} in {path.parent}")
 
 
-def _write_error(objects: ObjectStore, base: str, error: dict[str, Any]) -> str:
+def write_error(objects: ObjectStore, base: str, error: dict[str, Any]) -> str:
     key = f"{base}.error.json"
     objects.write_bytes(key, json.dumps(error, ensure_ascii=False, indent=2).encode())
     return key
@@ -148,10 +149,10 @@ def _write_error(objects: ObjectStore, base: str, error: dict[str, Any]) -> str:
 
 def _quarantine(objects: ObjectStore, key: str, name: str, run_id: str, run_date: str, reason: str) -> Prepared:
     data = objects.read_bytes(key)
-    target = _free_key(objects, join("quarantine", run_date, name), data)
+    target = free_key(objects, join("quarantine", run_date, name), data)
     error = {"file": name, "run_id": run_id, "source": objects.uri(join(INCOMING, name)), "reason": reason,
              "records": []}  # fmt: skip
-    error_key = _write_error(objects, target, error)
+    error_key = write_error(objects, target, error)
     objects.move(key, target)
     log.error("quarantined file %s: %s", name, reason)
     return Prepared(name=name, key=key, status="quarantined", destination=target, error=reason, error_key=error_key)
@@ -174,7 +175,7 @@ def _unpack(objects: ObjectStore, key: str, claimed: str, run_date: str, run_id:
     except (zipfile.BadZipFile, IngestError, StoreError) as exc:
         _quarantine(objects, key, name, run_id, run_date, f"unusable zip archive: {exc}")
         return
-    objects.move(key, _free_key(objects, join("processed", run_date, name), data))
+    objects.move(key, free_key(objects, join("processed", run_date, name), data))
     log.info("unpacked %s: %d member(s)", name, len(members))
 
 
@@ -221,6 +222,8 @@ def claim_files(
     if orphan_after_seconds:
         _adopt_orphans(objects, run_id, orphan_after_seconds, now)
     for key in objects.list(join(INCOMING, selector)):
+        if key.startswith(VERIFIED_DROP + "/"):
+            continue  # verified labels, imported by nightly_retraining, not problems to label
         if settle_seconds and now - objects.modified(key) < settle_seconds:
             log.info("%s changed in the last %.0fs; left for the next run", key, settle_seconds)
             continue
@@ -246,7 +249,7 @@ def _quarantine_records(objects: ObjectStore, name: str, parsed: ParsedFile, cfg
     objects.write_bytes(f"{base}.rejected{PurePosixPath(name).suffix}", lines.encode())
     for rejected in parsed.rejected:
         log.warning("%s record %d (id=%s) quarantined: %s", name, rejected.record, rejected.id, rejected.reason)
-    return _write_error(
+    return write_error(
         objects,
         base,
         {
@@ -403,7 +406,7 @@ def finish_run(
             if all(chunk in done for chunk in item["chunks"]):
                 data = objects.read_bytes(item["key"]) if objects.exists(item["key"]) else None
                 if data is not None:
-                    entry["destination"] = _free_key(objects, join("processed", run_date, item["name"]), data)
+                    entry["destination"] = free_key(objects, join("processed", run_date, item["name"]), data)
                     objects.move(item["key"], entry["destination"])
                 for chunk in item["chunks"]:
                     objects.delete(chunk)

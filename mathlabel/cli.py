@@ -209,6 +209,39 @@ def train_command(
     )
 
 
+@app.command("import-verified")
+def import_verified_command(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Problem JSONL/CSV with labels")],
+    curriculum: Annotated[str, typer.Option(help="Curricula of the labels; empty = training.curriculum")] = "",
+    reviewer: Annotated[str, typer.Option(help="Who verified them; default import:<file name>")] = "",
+) -> None:
+    """Import verified labels into the label store (re-importing the same file changes nothing)."""
+    from labeling.index import CurriculumIndex
+    from mathlabel.clients import build_stores
+    from training.verified import import_verified
+
+    settings = get_settings()
+    stores = build_stores(settings)
+    index = CurriculumIndex(stores.graph, curriculum or settings.training.curriculum)
+    result, parsed = import_verified(
+        path.name,
+        path.read_bytes(),
+        labels=stores.labels,
+        index=index,
+        source_uri=path.resolve().as_uri(),
+        verified_by=reviewer or None,
+        max_text_chars=settings.labeling.max_text_chars,
+    )
+    for rejected in parsed.rejected[:10]:
+        typer.echo(f"rejected {path.name} record {rejected.record} (id={rejected.id}): {rejected.reason}", err=True)
+    if len(parsed.rejected) > 10:
+        typer.echo(f"rejected {len(parsed.rejected) - 10} more records of {path.name}", err=True)
+    typer.echo(
+        f"{path.name}: read {result.read}, stored {result.stored}, unchanged {result.unchanged}, "
+        f"superseded {result.superseded}, rejected {result.quarantined} ({index.curriculum})"
+    )
+
+
 @labels_app.command("get")
 def labels_get(problem_id: str, model_version: Annotated[str | None, typer.Option()] = None) -> None:
     """Print the label document of a problem."""

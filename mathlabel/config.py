@@ -71,6 +71,21 @@ class LabelingSettings(_Section):
     orphan_after_seconds: float = 21600.0
 
 
+class TrainingSettings(_Section):
+    curriculum: str = "kr-2022"
+    holdout_share: float = 0.1
+    min_examples_per_label: int = 2
+    min_holdout: int = 20
+    promotion_margin: float = 0.005
+    promotion: str = "auto"
+    compute: str = "local"
+    ec2_instance_id: str = ""
+    ec2_instance_type: str = "g5.xlarge"
+    ec2_workdir: str = "/opt/mathlabel"
+    aws_conn_id: str = "aws_default"
+    region: str = ""
+
+
 class LLMSettings(_Section):
     model: str = ""
     temperature: float = 0.0
@@ -94,6 +109,7 @@ class Settings(BaseSettings):
     mlflow: MlflowSettings = MlflowSettings()
     services: ServicesSettings = ServicesSettings()
     labeling: LabelingSettings = LabelingSettings()
+    training: TrainingSettings = TrainingSettings()
     llm: LLMSettings = LLMSettings()
 
     @classmethod

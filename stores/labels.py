@@ -51,6 +51,11 @@ class LabelStore(Protocol):
 
     def ping(self) -> bool: ...
 
+    def reader(self) -> LabelStore:
+        """A read-only view for bulk reads (training snapshots): MongoDB reads with readPreference
+        ``secondaryPreferred`` (a replica-set secondary when there is one, never loading the primary); the
+        embedded store opens its file read-only. Writes through it fail."""
+
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
@@ -107,6 +112,20 @@ class MongoLabelStore:
         except Exception:
             return False
 
+    def reader(self) -> MongoLabelStore:
+        from pymongo import ReadPreference
+
+        database = self.db.client.get_database(self.db.name, read_preference=ReadPreference.SECONDARY_PREFERRED)
+        return _ReadOnlyMongoLabelStore(database)
+
+
+class _ReadOnlyMongoLabelStore(MongoLabelStore):
+    def upsert_labels(self, docs: list[dict[str, Any]]) -> UpsertResult:
+        raise PermissionError("this label store client is read-only (readPreference secondaryPreferred)")
+
+    def reader(self) -> MongoLabelStore:
+        return self
+
 
 class EmbeddedLabelStore:
     """The label store in one SQLite file (stdlib ``sqlite3``, WAL mode), the embedded default.
@@ -122,8 +141,13 @@ class EmbeddedLabelStore:
     INDEXED = ("problem_id", "run_id", "decision.status")
     BATCH = 500  # ids per IN (...): well under SQLite's limit on bound parameters
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
+        if read_only:
+            target = Path(path).resolve().as_uri() + "?mode=ro"
+            self.conn = sqlite3.connect(target, uri=True, timeout=60, isolation_level=None, check_same_thread=False)
+            return
         self.conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -143,6 +167,9 @@ class EmbeddedLabelStore:
 
     def close(self) -> None:
         self.conn.close()
+
+    def reader(self) -> EmbeddedLabelStore:
+        return self if self.read_only else EmbeddedLabelStore(self.path, read_only=True)
 
     def ensure_indexes(self) -> None:
         for field in self.INDEXED:

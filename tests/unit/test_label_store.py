@@ -92,3 +92,12 @@ def test_a_failed_batch_writes_nothing(tmp_path):
     with pytest.raises(TypeError, match="cannot store"):
         store.upsert_labels([doc("ok", "x"), doc("bad", "x", blob=object())])
     assert store.count_labels() == 0
+
+
+def test_the_reader_reads_and_refuses_writes(store):
+    store.upsert_labels([doc("p1", "x")])
+    reader = store.reader()
+    assert [d["problem_id"] for d in reader.find_labels({"run_id": "r1"})] == ["p1"]
+    with pytest.raises(Exception, match=r"read-only|readonly"):
+        reader.upsert_labels([doc("p2", "x")])
+    assert store.count_labels() == 1

@@ -1,0 +1,121 @@
+"""Verified labels in, an audited trail kept, and training snapshots cut against a frozen hold-out."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from labeling.batch import claim_files
+from labeling.index import CurriculumIndex
+from training.snapshot import build_snapshot, in_holdout_share, read_jsonl
+from training.snapshot_validation import validate_snapshot
+from training.verified import current_verified, import_dropped, import_verified
+
+pytestmark = pytest.mark.integration
+
+SAMPLE = [
+    {"id": "v-1", "text": "180을 소인수분해하여 거듭제곱의 곱으로 나타내시오.", "labels": ["9수01-01"]},
+    {"id": "v-2", "text": "72와 120의 최대공약수를 구하시오.", "labels": "9수01-02"},
+    {"id": "v-3", "text": "삼각형의 세 내각의 크기의 합을 구하시오.", "labels": ["9 수 02-01"]},
+]
+
+
+def jsonl(rows) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
+
+
+@pytest.fixture
+def index(seeded_graph):
+    return CurriculumIndex(seeded_graph, "kr-2022")
+
+
+def test_import_stores_validates_and_is_idempotent(clean_labels, index):
+    bad = [{"id": "v-4", "text": "x", "labels": ["9수99-99"]}, {"id": "v-5", "text": "no labels"}]
+    first, parsed = import_verified("a.jsonl", jsonl(SAMPLE + bad), labels=clean_labels, index=index, source_uri="s")
+    assert (first.read, first.stored, first.quarantined) == (5, 3, 2)
+    reasons = {r.id: r.reason for r in parsed.rejected}
+    assert "9수99-99" in reasons["v-4"] and "needs labels" in reasons["v-5"]
+    again, _ = import_verified("a.jsonl", jsonl(SAMPLE), labels=clean_labels, index=index, source_uri="s")
+    assert (again.stored, again.unchanged, clean_labels.count_labels()) == (0, 3, 3)
+    current = {d["problem_id"]: d for d in current_verified(clean_labels.reader(), "kr-2022")}
+    assert current["v-3"]["labels"] == ["9수02-01"]  # normalised
+    assert current["v-1"]["verification"]["by"] == "import:a.jsonl"
+
+
+def test_a_later_verification_supersedes_without_deleting(clean_labels, index):
+    import_verified("a.jsonl", jsonl(SAMPLE), labels=clean_labels, index=index, source_uri="s")
+    fixed = [{**SAMPLE[1], "labels": ["9수01-01"]}]
+    when = datetime.now(UTC) + timedelta(minutes=1)
+    result, _ = import_verified("b.csv.jsonl", jsonl(fixed), labels=clean_labels, index=index, source_uri="t",
+                                verified_by="reviewer-kim", now=when)  # fmt: skip
+    assert (result.stored, result.superseded) == (1, 1)
+    trail = sorted(clean_labels.find_labels({"problem_id": "v-2"}), key=lambda d: d["verification"]["at"])
+    assert [d["labels"] for d in trail] == [["9수01-02"], ["9수01-01"]]
+    assert trail[0]["current"] is False and trail[0]["superseded_by"] == trail[1]["_id"]
+    assert (
+        trail[0]["superseded_at"] == when.replace(microsecond=when.microsecond)
+        and trail[1]["verification"]["by"] == "reviewer-kim"
+    )
+    current = {d["problem_id"]: d["labels"] for d in current_verified(clean_labels, "kr-2022")}
+    assert current == {"v-1": ["9수01-01"], "v-2": ["9수01-01"], "v-3": ["9수02-01"]}
+
+
+def test_the_drop_folder_is_imported_filed_and_quarantined(clean_objects, clean_labels, index):
+    objects = clean_objects
+    objects.write_bytes("incoming/verified/good.jsonl", jsonl([*SAMPLE, {"id": "bad", "text": "x", "labels": "Z"}]))
+    objects.write_bytes("incoming/verified/notes.txt", b"not a problem file")
+    objects.write_bytes("incoming/problems.jsonl", jsonl([{"id": "p", "text": "문제"}]))
+    assert claim_files(objects, "batch-run") == ["processing/batch-run/problems.jsonl"]  # labeling leaves them
+    results = import_dropped(objects, clean_labels, index, run_id="r1", run_date="2026-11-22")
+    by_file = {r["file"]: r for r in results}
+    assert by_file["good.jsonl"]["stored"] == 3 and by_file["notes.txt"]["status"] == "quarantined"
+    assert objects.list("incoming/verified") == []
+    assert objects.exists("processed/2026-11-22/verified/good.jsonl")
+    error = json.loads(objects.read_bytes("quarantine/2026-11-22/verified/good.jsonl.error.json"))
+    assert error["records"][0]["id"] == "bad" and "not in the target curriculum" in error["records"][0]["reason"]
+    assert objects.exists("quarantine/2026-11-22/verified/notes.txt")
+
+
+def many(n: int, code: str, prefix: str = "m") -> list[dict]:
+    return [{"id": f"{prefix}-{code}-{i}", "text": f"{code} 문제 {i}번: 계산하시오 {i * 7}", "labels": [code]}
+            for i in range(n)]  # fmt: skip
+
+
+def test_the_snapshot_is_cut_against_a_frozen_hold_out(clean_objects, clean_labels, index):
+    objects = clean_objects
+    rows = many(60, "9수01-01") + many(60, "9수01-02")
+    import_verified("a.jsonl", jsonl(rows), labels=clean_labels, index=index, source_uri="s")
+    first = build_snapshot(objects, clean_labels.reader(), "kr-2022", date="2026-11-22", holdout_share=0.2)
+    held = {r["id"] for r in read_jsonl(objects, first.holdout_key)}
+    train = read_jsonl(objects, first.train_key)
+    assert held and held == {r["id"] for r in rows if in_holdout_share(r["id"], 0.2)}
+    assert not held & {r["id"] for r in train} and len(train) + len(held) == 120
+    assert first.manifest["holdout"]["version"] == 1 and first.manifest["train"]["problems"] == len(train)
+    # more labels arrive: the hold-out stays frozen, and the new problems in its share are held back
+    import_verified("b.jsonl", jsonl(many(40, "9수01-01", "n")), labels=clean_labels, index=index, source_uri="s")
+    second = build_snapshot(objects, clean_labels.reader(), "kr-2022", date="2026-11-23", holdout_share=0.2)
+    assert second.holdout_key == first.holdout_key and second.prefix != first.prefix
+    assert second.manifest["held_back"] > 0
+    assert {r["id"] for r in read_jsonl(objects, second.holdout_key)} == held
+    # the same data gives the same, unchanged snapshot
+    again = build_snapshot(objects, clean_labels.reader(), "kr-2022", date="2026-11-23", holdout_share=0.2)
+    assert again.prefix == second.prefix
+    report = validate_snapshot(read_jsonl(objects, second.train_key), read_jsonl(objects, second.holdout_key),
+                               index.codes, min_holdout=5)  # fmt: skip
+    assert report.ok, report.summary()
+
+
+def test_conflicting_labels_fail_validation_with_a_readable_report(clean_objects, clean_labels, index):
+    objects = clean_objects
+    rows = many(30, "9수01-01") + many(30, "9수01-02")
+    import_verified("a.jsonl", jsonl(rows), labels=clean_labels, index=index, source_uri="s")
+    train_id = next(r for r in rows if not in_holdout_share(r["id"], 0.2))
+    objects.write_bytes("input-data/text/extra.jsonl", jsonl([{**train_id, "labels": ["9수02-01"]}]))
+    snap = build_snapshot(objects, clean_labels.reader(), "kr-2022", date="2026-11-22", holdout_share=0.2)
+    report = validate_snapshot(read_jsonl(objects, snap.train_key), read_jsonl(objects, snap.holdout_key),
+                               index.codes, min_holdout=1)  # fmt: skip
+    assert not report.ok
+    checks = {f["check"]: f for f in report.failures}
+    assert train_id["id"] in checks["no conflicting labels"]["examples"]
+    assert "9수02-01" in checks["examples per label"]["reason"]
+    assert "nothing is trained" in report.summary()
