@@ -32,9 +32,17 @@ except ImportError:  # pragma: no cover - mlflow is a pinned dependency
     TextLabelerPyfunc = None  # type: ignore[assignment,misc]
 
 
-def log_text_labeler(model: TextLabelerModel, *, curricula: list[str], metrics: dict[str, float] | None = None,
-                     tracking_uri: str) -> ModelRef:  # fmt: skip
-    """Log the model with its parameters and metrics to MLflow and register it as a new version."""
+def log_text_labeler(
+    model: TextLabelerModel,
+    *,
+    curricula: list[str],
+    tracking_uri: str,
+    metrics: dict[str, float] | None = None,
+    register: bool = True,
+    tags: dict[str, str] | None = None,
+) -> ModelRef:
+    """Log the model with its parameters and metrics to an MLflow run and, with ``register``, register it as a new
+    version. Without ``register`` the returned ref names the run's model (``runs:/<run id>/model``, version "")."""
     import joblib
     import mlflow
 
@@ -46,19 +54,28 @@ def log_text_labeler(model: TextLabelerModel, *, curricula: list[str], metrics: 
         mlflow.log_params({**model.params.to_dict(), "curricula": ",".join(curricula)})
         mlflow.log_metrics({k: float(v) for k, v in {**model.meta, **(metrics or {})}.items()
                             if isinstance(v, int | float)})  # fmt: skip
-        info = mlflow.pyfunc.log_model(
+        mlflow.set_tags({"curricula": ",".join(curricula), "fingerprint": model.meta["fingerprint"], **(tags or {})})
+        mlflow.pyfunc.log_model(
             name="model",
             python_model=TextLabelerPyfunc(),
             artifacts={"model": str(path)},
-            registered_model_name=MODEL_NAME,
             pip_requirements=["mlflow", "scikit-learn", "kiwipiepy", "kiwipiepy-model", "numpy", "scipy"],
         )
-        version = str(info.registered_model_version)
-        client = mlflow.MlflowClient(tracking_uri=tracking_uri)
-        for key, value in {"curricula": ",".join(curricula), "fingerprint": model.meta["fingerprint"],
-                           "run_id": run.info.run_id}.items():  # fmt: skip
-            client.set_model_version_tag(MODEL_NAME, version, key, value)
-    return ModelRef(MODEL_NAME, version, None, {"curricula": ",".join(curricula)})
+        run_id = run.info.run_id
+    if not register:
+        return ModelRef(MODEL_NAME, "", None, {"curricula": ",".join(curricula), "run_id": run_id})
+    return register_run(run_id, tracking_uri)
+
+
+def register_run(run_id: str, tracking_uri: str) -> ModelRef:
+    """Register the text labeler logged by ``run_id`` as a new version, tagged with its curricula and run."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    run_tags = mlflow.MlflowClient(tracking_uri=tracking_uri).get_run(run_id).data.tags
+    tags = {key: run_tags.get(key, "") for key in ("curricula", "fingerprint")} | {"run_id": run_id}
+    version = str(mlflow.register_model(f"runs:/{run_id}/model", MODEL_NAME, tags=tags).version)
+    return ModelRef(MODEL_NAME, version, None, tags)
 
 
 def load_text_labeler(ref: ModelRef, tracking_uri: str) -> TextLabelerModel:

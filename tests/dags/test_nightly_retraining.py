@@ -1,0 +1,188 @@
+"""nightly_retraining under dag.test() on the embedded stack: import → snapshot → validate → train → evaluate →
+register → promote, asserting the MLflow registry; a worse challenger, invalid data and a human's answer."""
+
+import json
+import threading
+import time
+
+import pytest
+
+pytestmark = pytest.mark.dag
+
+CODES = ["4.MD.A.2", "3.MD.D.8", "5.NF.A.1", "3.NBT.A.2", "2.NBT.B.6", "6.EE.A.1"]
+PER_CODE = 30
+
+
+def _problems() -> list[dict]:
+    from mathlabel.config import PROJECT_ROOT
+
+    rows = [json.loads(line) for line in (PROJECT_ROOT / "benchmarks/data/mathcamps_train.jsonl").open()]
+    picked: list[dict] = []
+    for code in CODES:
+        picked += [r for r in rows if r["labels"] == [code]][:PER_CODE]
+    return picked
+
+
+def _jsonl(rows) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
+
+
+@pytest.fixture(scope="module")
+def dag(stack, seeded_graph):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from mathlabel.config import PROJECT_ROOT
+
+    return DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "nightly_retraining.py")).get_dag("nightly_retraining")
+
+
+@pytest.fixture
+def registry(settings, monkeypatch):
+    """The MLflow registry with no text-labeler champion; small hold-outs are enough here."""
+    from mathlabel.config import get_settings
+    from training.registry import MODEL_NAME
+    from training.registry import registry as open_registry
+
+    monkeypatch.setenv("MATHLABEL_TRAINING__MIN_HOLDOUT", "5")
+    get_settings.cache_clear()
+    models = open_registry(settings.mlflow_tracking_uri)
+    for alias in ("champion", "challenger"):
+        if models.by_alias(MODEL_NAME, alias):
+            models.delete_alias(MODEL_NAME, alias)
+    yield models
+    for alias in ("champion", "challenger"):
+        if models.by_alias(MODEL_NAME, alias):
+            models.delete_alias(MODEL_NAME, alias)
+    monkeypatch.delenv("MATHLABEL_TRAINING__MIN_HOLDOUT")
+    get_settings.cache_clear()
+
+
+def _run(dag, **conf):
+    # Every param, every time: dag.test() keeps the previous run's conf on the shared DAG object.
+    defaults = {"curriculum": "us-ccss", "models": ["text"], "promotion": "auto", "margin": None, "compute": "local",
+                "instance_type": None, "epochs": None, "new_holdout": False, "settle_seconds": 0}  # fmt: skip
+    return dag.test(run_conf={**defaults, **conf})
+
+
+def _states(run) -> dict[str, str]:
+    return {ti.task_id: ti.state for ti in run.get_task_instances()}
+
+
+def _versions(models) -> list[str]:
+    from training.registry import MODEL_NAME
+
+    return [ref.version for ref in models.versions(MODEL_NAME)]
+
+
+def _alias(models, alias):
+    from training.registry import MODEL_NAME
+
+    ref = models.by_alias(MODEL_NAME, alias)
+    return ref.version if ref else None
+
+
+def _answer(dag_id: str, task_id: str, option: str, stop: threading.Event) -> None:
+    """A person answering in the Airflow UI: the same steps as the HITL REST endpoint, on the metadata DB."""
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import handle_event_submit
+    from airflow.triggers.base import TriggerEvent
+    from airflow.utils import timezone
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+
+    while not stop.is_set():
+        with create_session() as session:
+            ti = (
+                session.query(TaskInstance)
+                .filter_by(dag_id=dag_id, task_id=task_id, state=TaskInstanceState.AWAITING_INPUT)
+                .one_or_none()
+            )
+            if ti is not None:
+                detail = session.query(HITLDetail).filter_by(ti_id=ti.id).one()
+                detail.responded_by = {"id": "reviewer-lee", "name": "reviewer-lee"}
+                detail.responded_at = timezone.utcnow()
+                detail.chosen_options = [option]
+                detail.params_input = {}
+                handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti, session=session)
+                return
+        time.sleep(0.5)
+
+
+def _with_answer(dag, option: str, **conf):
+    stop = threading.Event()
+    responder = threading.Thread(target=_answer, args=(dag.dag_id, "approve", option, stop), daemon=True)
+    responder.start()
+    try:
+        return _run(dag, **conf)
+    finally:
+        stop.set()
+        responder.join(timeout=10)
+
+
+def test_retraining_promotes_the_first_model_and_never_a_worse_one(dag, registry, clean_objects, clean_labels):
+    objects, models = clean_objects, registry
+    problems = _problems()
+    objects.write_bytes("incoming/verified/reviewed.jsonl", _jsonl(problems))
+    before = _versions(models)
+
+    first = _run(dag)
+    reports = {k: objects.read_bytes(k).decode() for k in objects.list("reports/retraining")}
+    assert first.state == "success", (_states(first), reports)
+    states = _states(first)
+    assert states["promote"] == "success" and states["keep_champion"] == "skipped"
+    assert states["ec2_training.start"] == "skipped" and states["ec2_training.stop"] == "skipped"
+    (v1,) = [v for v in _versions(models) if v not in before]
+    assert _alias(models, "champion") == v1 and _alias(models, "challenger") == v1
+    assert objects.list("incoming/verified") == [] and clean_labels.count_labels({"current": True}) == len(problems)
+    promotion = json.loads(objects.read_bytes(next(k for k in objects.list("reports/retraining") if "promotion" in k)))
+    assert promotion["decision"]["reasons"] == ["no champion yet: the first model becomes champion"]
+    assert promotion["challenger"]["top1"] > 0.6 and promotion["champion"] is None
+
+    # Reviewers "correct" every label to the wrong code: the challenger trained on that loses on the frozen hold-out.
+    shifted = [{**p, "labels": [CODES[(CODES.index(p["labels"][0]) + 1) % len(CODES)]]} for p in problems]
+    objects.write_bytes("incoming/verified/relabeled.jsonl", _jsonl(shifted))
+    worse = _run(dag)
+    assert worse.state == "success", _states(worse)
+    assert _states(worse)["keep_champion"] == "success" and _states(worse)["promote"] == "skipped"
+    (v2,) = [v for v in _versions(models) if v not in [*before, v1]]
+    assert _alias(models, "champion") == v1 and _alias(models, "challenger") == v2  # registered, not champion
+
+
+def test_invalid_training_data_stops_the_run_before_training(dag, registry, clean_objects, clean_labels):
+    objects, models = clean_objects, registry
+    problems = _problems()
+    objects.write_bytes("incoming/verified/reviewed.jsonl", _jsonl(problems))
+    # The same problem, labeled another way in the extra training files: a conflict the suite must catch.
+    from training.snapshot import in_holdout_share
+
+    trained = next(p for p in problems if not in_holdout_share(p["id"], 0.1))
+    objects.write_bytes("input-data/text/extra.jsonl", _jsonl([{**trained, "labels": ["6.EE.A.1"]}]))
+    before = _versions(models)
+
+    run = _run(dag)
+
+    states = _states(run)
+    assert run.state == "failed" and states["validate"] == "failed"
+    assert states["train_local"] == "upstream_failed" and states["ec2_training.stop"] != "success"
+    assert _versions(models) == before and objects.list("models") == []
+    (key,) = [k for k in objects.list("reports/retraining") if k.endswith(".validation.json")]
+    report = json.loads(objects.read_bytes(key))
+    assert not report["ok"] and trained["id"] in report["failures"][0]["examples"]
+
+
+def test_in_approval_mode_only_an_approved_challenger_becomes_champion(dag, registry, clean_objects, clean_labels):
+    objects, models = clean_objects, registry
+    problems = _problems()
+    objects.write_bytes("incoming/verified/reviewed.jsonl", _jsonl(problems))
+    assert _run(dag).state == "success"
+    champion = _alias(models, "champion")
+
+    # Retrained on the same labels, the challenger is as good as the champion: margin 0 lets it through the policy.
+    rejected = _with_answer(dag, "Reject", promotion="approval", margin=0.0)
+    assert _states(rejected)["approve"] in {"skipped", "success"} and _states(rejected)["promote"] == "skipped"
+    assert _alias(models, "champion") == champion and _alias(models, "challenger") != champion
+
+    approved = _with_answer(dag, "Approve", promotion="approval", margin=0.0)
+    assert approved.state == "success" and _states(approved)["promote"] == "success"
+    assert _alias(models, "champion") == _alias(models, "challenger") != champion
