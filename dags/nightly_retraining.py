@@ -182,7 +182,9 @@ def nightly_retraining():
 
     @task.branch
     def route_compute(opts: dict, checked: dict) -> str:
-        return "ec2_training.start" if opts["compute"] == "ec2" else "train_local"
+        from operators.ec2_training import FIRST
+
+        return f"ec2_training.{FIRST}" if opts["compute"] == "ec2" else "train_local"
 
     @task(execution_timeout=timedelta(hours=2))
     def train_local(opts: dict, snap: dict) -> dict:
@@ -297,7 +299,11 @@ def nightly_retraining():
         "--snapshot {{ ti.xcom_pull(task_ids='snapshot')['prefix'] }} "
         "--curriculum '{{ ti.xcom_pull(task_ids='options')['curriculum'] }}'"
     )
-    remote = ec2_training(instance_id="{{ ti.xcom_pull(task_ids='options')['instance_id'] }}", command=command)
+    remote = ec2_training(
+        instance_id="{{ ti.xcom_pull(task_ids='options')['instance_id'] }}",
+        instance_type="{{ ti.xcom_pull(task_ids='options')['instance_type'] }}",
+        command=command,
+    )
     route >> [local, remote]
     result = trained(snap)
     [local, remote] >> result

@@ -1,7 +1,8 @@
 """Run a given shell command on an EC2 (GPU) instance through SSM Run Command, as a reusable TaskGroup.
 
-``start`` → ``run`` → ``collect`` → ``stop`` → ``check``:
+``size`` → ``start`` → ``run`` → ``collect`` → ``stop`` → ``check``:
 
+- ``size`` gives the stopped instance the requested instance type, if one is given and differs;
 - ``start`` starts the instance and waits until it is running;
 - ``run`` sends the command (``AWS-RunShellScript``) and waits for it, deferred to the triggerer by default; a
   command that fails, times out or is cancelled fails this task;
@@ -30,6 +31,7 @@ from typing import Any
 from airflow.sdk import TaskGroup, get_current_context, task
 
 DOCUMENT = "AWS-RunShellScript"
+FIRST = "size"  # the group's entry task: a branch into the group names "<group_id>.size"
 WAITER_DELAY_SECONDS = 30
 TAIL_CHARS = 2000
 # Slack beyond the command's own timeout: SSM delivery to a freshly started instance, and the final status poll.
@@ -49,6 +51,7 @@ def ec2_training(
     region_name: str | None = None,
     execution_timeout_minutes: int = 120,
     deferrable: bool = True,
+    instance_type: str = "",
 ) -> TaskGroup:
     """Build the task group that runs ``command`` on a stopped EC2 instance and stops it again.
 
@@ -61,6 +64,8 @@ def ec2_training(
         execution_timeout_minutes: The command's own timeout on the instance (SSM ``executionTimeout``); the
             ``run`` task gives up a little later.
         deferrable: Wait for the command in the triggerer (needs ``aiobotocore`` where the triggerer runs).
+        instance_type: When set (may be a template) and different from the stopped instance's type, ``size``
+            changes the type before ``start``; "" keeps the instance as it is.
 
     Returns:
         The task group; its only leaf, ``check``, returns ``collect``'s summary.
@@ -74,7 +79,25 @@ def ec2_training(
         # of this group in this DAG run even when `run` failed and its return value (the command id) was lost.
         marker = "{{ (ti.dag_id ~ ' ' ~ '" + group.group_id + "' ~ ' ' ~ run_id)[:100] }}"
 
+        @task(task_id="size")
+        def size(instance_id: str, instance_type: str, aws_conn_id: str, region_name: str | None) -> str:
+            """Give the stopped instance the requested type (EC2 changes types only while an instance is stopped)."""
+            from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
+
+            client = EC2Hook(aws_conn_id=aws_conn_id, region_name=region_name, api_type="client_type").conn
+            (reservation,) = client.describe_instances(InstanceIds=[instance_id])["Reservations"]
+            current, state = reservation["Instances"][0]["InstanceType"], reservation["Instances"][0]["State"]["Name"]
+            if not instance_type or instance_type == current:
+                return current
+            if state != "stopped":
+                print(f"{instance_id} is {state} as {current}: left as it is, not resized to {instance_type}")
+                return current
+            client.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": instance_type})
+            print(f"{instance_id}: instance type {current} → {instance_type}")
+            return instance_type
+
         start = EC2StartInstanceOperator(task_id="start", instance_id=instance_id, **aws)
+        size(instance_id, instance_type, aws_conn_id, region_name) >> start
 
         run = SsmRunCommandOperator(
             task_id="run",

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.dag
 CONN_ID = "aws_moto"
 REGION = "us-east-1"
 GROUP = "ec2_training"
-STEPS = ["start", "run", "collect", "stop", "check"]
+STEPS = ["size", "start", "run", "collect", "stop", "check"]
 SNAPSHOT = "s3://mathlabel/input-data/snap-1"
 DAG_IDS = {False: "ec2_training_blocking", True: "ec2_training_deferred"}
 BUNDLE_CLASS = "airflow.dag_processing.bundles.local.LocalDagBundle"
@@ -104,9 +104,11 @@ def build_dag(deferrable: bool):
     """The shape of nightly_retraining around the group: a branch between the group and local training."""
     from airflow.sdk import DAG, task
 
-    from operators.ec2_training import ec2_training
+    from operators.ec2_training import FIRST, ec2_training
 
-    with DAG(DAG_IDS[deferrable], schedule=None, params={"ec2_instance_id": "", "compute": "ec2"}) as dag:
+    with DAG(
+        DAG_IDS[deferrable], schedule=None, params={"ec2_instance_id": "", "compute": "ec2", "instance_type": ""}
+    ) as dag:
 
         @task
         def snapshot() -> str:
@@ -114,7 +116,7 @@ def build_dag(deferrable: bool):
 
         @task.branch
         def route(compute: str) -> str:
-            return f"{GROUP}.start" if compute == "ec2" else "train_local"
+            return f"{GROUP}.{FIRST}" if compute == "ec2" else "train_local"
 
         @task
         def train_local() -> str:
@@ -131,6 +133,7 @@ def build_dag(deferrable: bool):
             aws_conn_id=CONN_ID,
             execution_timeout_minutes=5,
             deferrable=deferrable,
+            instance_type="{{ params.instance_type }}",
         )
         snapshot() >> route("{{ params.compute }}") >> [train_local(), remote] >> trained()
     return dag
@@ -185,10 +188,10 @@ def dag(request, dags, monkeypatch):
     return dags[request.param]
 
 
-def _run(dag, instance_id: str, compute: str = "ec2"):
+def _run(dag, instance_id: str, compute: str = "ec2", instance_type: str = ""):
     """One run of the DAG on this instance; returns the run and its task instances by task id within the group."""
     # Every param, every time: dag.test() keeps the previous run's conf on the shared DAG object.
-    run = dag.test(run_conf={"ec2_instance_id": instance_id, "compute": compute})
+    run = dag.test(run_conf={"ec2_instance_id": instance_id, "compute": compute, "instance_type": instance_type})
     return run, {ti.task_id.removeprefix(f"{GROUP}."): ti for ti in run.get_task_instances()}
 
 
@@ -211,9 +214,11 @@ def _collected(ti) -> dict:
 def test_a_command_runs_on_the_started_instance_which_is_stopped_after(dag, aws, instance_id, monkeypatch):
     _command_outcome(monkeypatch, status="Success", code=0, stdout="epoch 1\n" + "x" * 5000 + "\nbest map50=0.91\n")
 
-    run, tis = _run(dag, instance_id)
+    run, tis = _run(dag, instance_id, instance_type="g6.2xlarge")
 
     assert run.state == "success", {k: ti.state for k, ti in tis.items()}
+    (reservation,) = aws["ec2"].describe_instances(InstanceIds=[instance_id])["Reservations"]
+    assert reservation["Instances"][0]["InstanceType"] == "g6.2xlarge"  # resized while stopped, before start
     assert {s: tis[s].state for s in [*STEPS, "train_local", "trained"]} == {
         **dict.fromkeys(STEPS, "success"),
         "train_local": "skipped",
@@ -245,6 +250,7 @@ def test_a_failed_command_still_stops_the_instance_and_fails_the_run(dag, aws, i
 
     assert run.state == "failed"
     assert {s: tis[s].state for s in [*STEPS, "trained"]} == {
+        "size": "success",
         "start": "success",
         "run": "failed",
         "collect": "success",
