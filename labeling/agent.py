@@ -12,18 +12,15 @@ The rules in ``labeling.review`` weigh the answer: any concern the agent names s
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
 from labeling.index import CurriculumIndex
 from labeling.llm import SYSTEM as JUDGE_SYSTEM
-from labeling.llm import prompt
+from labeling.llm import prompt, rejected
 from labeling.retrieval import Candidate, breadcrumbs
 from labeling.schemas import Problem
-
-log = logging.getLogger(__name__)
 
 SYSTEM = (
     JUDGE_SYSTEM.replace("Answer only with the structured choice.", "")
@@ -121,9 +118,7 @@ class ReviewAgent:
         try:
             state = agent.invoke({"messages": [("human", data)]}, {"recursion_limit": MAX_STEPS})
         except Exception as exc:  # step limit, provider error, unusable output: never a label
-            reason = str(exc).splitlines()[0][:300]
-            log.warning("review agent on %s gave no usable answer: %s", problem.id, reason)
-            return {"error": f"answer rejected ({reason})"}
+            return rejected(problem, exc)
         verdict = state.get("structured_response")
         if verdict is None or verdict.code not in codes:
             return {"error": "answer outside the candidates"}

@@ -54,6 +54,13 @@ def prompt(problem: Problem, candidates: list[Candidate], context: dict[str, dic
     return [("system", SYSTEM), ("human", json.dumps(data, ensure_ascii=False, indent=1))]
 
 
+def rejected(problem: Problem, exc: Exception) -> dict[str, str]:
+    """The LLM step's outcome when the model gave no usable answer: logged once, never a label."""
+    reason = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+    log.warning("LLM answer for %s rejected: %s", problem.id, reason)
+    return {"error": f"answer rejected ({reason})"}
+
+
 class Judge(Protocol):
     """The LLM step: ``LLMJudge`` (one structured call) or ``labeling.agent.ReviewAgent`` (with graph tools)."""
 
@@ -84,9 +91,7 @@ class LLMJudge:
         try:
             answer = structured.invoke(prompt(problem, candidates, context or {}))
         except Exception as exc:  # invalid output, refusal, or a provider error: never a label
-            reason = str(exc).splitlines()[0][:300]
-            log.warning("LLM answer for %s rejected: %s", problem.id, reason)
-            return {"error": f"answer rejected ({reason})"}
+            return rejected(problem, exc)
         if answer is None or answer.code not in codes:
             return {"error": "answer outside the candidates"}
         return {"code": answer.code, "confidence": answer.confidence, "reason": answer.reason}
