@@ -166,6 +166,10 @@ def nightly_retraining():
         from training.snapshot_validation import validate_snapshot
 
         context, training = get_current_context(), _settings().training
+        if snap["manifest"]["train"]["problems"] == 0 and snap["manifest"]["holdout"]["problems"] == 0:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(f"no verified labels for {opts['curriculum']} yet: nothing to train tonight")
         stores = build_stores()
         report = validate_snapshot(
             read_jsonl(stores.objects, snap["train_key"]),
@@ -201,13 +205,15 @@ def nightly_retraining():
         return {"compute": "local"}
 
     @task(trigger_rule="none_failed_min_one_success")
-    def trained(snap: dict) -> dict:
-        """The training result, whichever compute produced it (read from the object store, not from the machine)."""
+    def trained() -> dict:
+        """The training result, whichever compute produced it (read from the object store, not from the machine).
+        Only the two trainings are upstream: with this trigger rule, the snapshot's success alone must not run it."""
         import json
 
         from operators.clients import build_stores
         from training.nightly import result_key
 
+        snap = get_current_context()["ti"].xcom_pull(task_ids="snapshot")
         result = json.loads(build_stores().objects.read_bytes(result_key(snap["prefix"])))
         print(f"trained: {result}")
         return result
@@ -305,7 +311,7 @@ def nightly_retraining():
         command=command,
     )
     route >> [local, remote]
-    result = trained(snap)
+    result = trained()
     [local, remote] >> result
     scores = evaluate(opts, snap, result)
     registered = register(opts, result, scores)

@@ -186,3 +186,14 @@ def test_in_approval_mode_only_an_approved_challenger_becomes_champion(dag, regi
     approved = _with_answer(dag, "Approve", promotion="approval", margin=0.0)
     assert approved.state == "success" and _states(approved)["promote"] == "success"
     assert _alias(models, "champion") == _alias(models, "challenger") != champion
+
+
+def test_a_night_without_verified_labels_trains_nothing_and_is_not_an_alarm(dag, registry, clean_objects, clean_labels):
+    before = _versions(registry)
+
+    run = _run(dag)
+
+    states = _states(run)
+    assert run.state == "success", json.dumps(states)
+    assert states["validate"] == "skipped" and states["promote"] == "skipped"
+    assert _versions(registry) == before and _alias(registry, "champion") is None
