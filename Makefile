@@ -6,8 +6,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
-# Debian packages the embedded stack needs: libgomp1 for the FalkorDB module (OpenMP).
-DEB_PACKAGES := libgomp1
+# Debian packages the embedded stack needs: libgomp1 for the FalkorDB module (OpenMP); fonts-nanum for the synthetic
+# Korean worksheet pages (training/pages.py); tesseract-ocr with its Korean data for OCR; poppler-utils to rasterise PDFs.
+DEB_PACKAGES := libgomp1 fonts-nanum tesseract-ocr tesseract-ocr-kor poppler-utils
 # The environment is rebuilt only when what it is made from changes.
 ENV_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
 STAMP    := $(VENV)/.installed-$(ENV_HASH)
@@ -33,11 +34,14 @@ $(STAMP): requirements.txt pyproject.toml
 	@rm -f $(VENV)/.installed-* && touch $@
 
 deb:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	  $$SUDO apt-get update -qq -o DPkg::Lock::Timeout=300 && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 $$missing >/dev/null; \
 	fi
 
 run: install
