@@ -5,10 +5,12 @@
 # Build context: the project root (.dockerignore keeps .venv, var/, .git and caches out).
 FROM apache/airflow:3.3.2-python3.11
 
-# libgomp1: OpenMP runtime needed by the FalkorDB module and torch's CPU kernels.
+# libgomp1: OpenMP runtime needed by the FalkorDB module and torch's CPU kernels; Tesseract with Korean data reads
+# problem images, fonts-nanum renders synthetic training pages, poppler-utils rasterises PDFs (the Makefile's list).
 USER root
 RUN apt-get update \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libgomp1 \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        libgomp1 fonts-nanum tesseract-ocr tesseract-ocr-kor poppler-utils \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 

@@ -92,6 +92,16 @@ class LLMSettings(_Section):
     tools: bool = True
 
 
+class OcrSettings(_Section):
+    text_engine: Literal["tesseract", "rapidocr"] = "tesseract"
+    formula_engine: Literal["tesseract", "rapidocr"] = "rapidocr"
+    tesseract_languages: str = "kor"
+    tesseract_fallback_languages: str = "eng"
+    tessdata_dir: str = ""
+    rapidocr_model_dir: str = "bundled"
+    min_confidence: float = 0.8
+
+
 class Settings(BaseSettings):
     """All mathlabel settings. Unknown keys in the defaults file or in a section are errors."""
 
@@ -111,6 +121,7 @@ class Settings(BaseSettings):
     labeling: LabelingSettings = LabelingSettings()
     training: TrainingSettings = TrainingSettings()
     llm: LLMSettings = LLMSettings()
+    ocr: OcrSettings = OcrSettings()
 
     @classmethod
     def settings_customise_sources(

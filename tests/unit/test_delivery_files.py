@@ -327,3 +327,11 @@ def test_dockerfile_extends_the_official_airflow_image_and_installs_the_pins():
     assert re.search(r"pip install [^\n]*-r \S*requirements\.txt", text)
     assert re.search(r"pip install [^\n]*--no-deps", text)
     assert "COPY --chown=airflow:0 dags/ /opt/airflow/dags/" in text
+
+
+def test_the_image_installs_the_debian_packages_the_makefile_installs():
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    packages = re.search(r"^DEB_PACKAGES := (.+)$", makefile, re.MULTILINE).group(1).split()
+    installed = re.search(r"apt-get install -y --no-install-recommends((?:\s|\\)+[^&]+)", DOCKERFILE.read_text())
+    assert installed, "the Dockerfile installs no Debian packages"
+    assert set(packages) <= set(installed.group(1).replace("\\", " ").split()), packages

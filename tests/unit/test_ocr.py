@@ -1,0 +1,284 @@
+"""OCR engines on rendered lines (Tesseract needs `make install`; RapidOCR rows need the rapidocr package)."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import random
+import shutil
+from functools import cache, lru_cache
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+from pydantic import ValidationError
+
+from labeling.ocr import (
+    OcrUnavailable,
+    RapidOcrEngine,
+    TesseractEngine,
+    cer,
+    engine,
+)
+from mathlabel.config import Settings
+
+GOTHIC = Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf")
+needs_font = pytest.mark.skipif(not GOTHIC.is_file(), reason="NanumGothic missing: apt-get install fonts-nanum")
+HAS_RAPIDOCR = importlib.util.find_spec("rapidocr") is not None and importlib.util.find_spec("onnxruntime") is not None
+
+KOREAN_LINES = [
+    "다음 이차방정식의 두 근의 합을 구하시오.",
+    "한 변의 길이가 6cm인 정사각형의 넓이를 구하시오.",
+    "일차함수 y = 2x + 3의 그래프의 기울기를 구하시오.",
+    "주사위를 두 번 던질 때, 나오는 눈의 수의 합이 7일 확률은?",
+    "어떤 수에 4를 더한 후 3을 곱하면 27이 된다.",
+]
+ENGLISH_LINE = "Solve the equation 3x + 5 = 20 for x."
+
+
+def render(text: str, size: int = 28, pad: int = 4) -> Image.Image:
+    """Black text on white, cropped as a layout detector would crop a line."""
+    face = ImageFont.truetype(str(GOTHIC), size)
+    left, top, right, bottom = face.getbbox(text)
+    image = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 255)
+    ImageDraw.Draw(image).text((pad - left, pad - top), text, font=face, fill=0)
+    return image
+
+
+def render_mathtext(tex: str, size: int = 28) -> Image.Image:
+    from matplotlib import mathtext
+    from matplotlib.font_manager import FontProperties
+
+    buffer = io.BytesIO()
+    mathtext.math_to_image(tex, buffer, prop=FontProperties(size=size), dpi=72, format="png")
+    buffer.seek(0)
+    return Image.open(buffer).convert("RGBA")
+
+
+@lru_cache(maxsize=1)
+def tesseract() -> TesseractEngine:
+    return TesseractEngine()
+
+
+@lru_cache(maxsize=1)
+def bundled() -> RapidOcrEngine:
+    return RapidOcrEngine("bundled")
+
+
+# --- cer ---------------------------------------------------------------------------------------------------------
+
+
+def _levenshtein(a: str, b: str) -> int:
+    @cache
+    def d(i: int, j: int) -> int:
+        if i == 0 or j == 0:
+            return i + j
+        return min(d(i - 1, j) + 1, d(i, j - 1) + 1, d(i - 1, j - 1) + (a[i - 1] != b[j - 1]))
+
+    return d(len(a), len(b))
+
+
+@pytest.mark.parametrize(
+    ("reference", "hypothesis", "expected"),
+    [
+        ("abc", "abc", 0.0),
+        ("abcd", "abed", 0.25),
+        ("가나다", "가나", 1 / 3),
+        ("이차 방정식", "이차방정식", 0.0),  # spaces do not count
+        ("x²−1", "x2-1", 0.0),  # NFKC superscripts, the minus sign as a hyphen
+        ("ｘ＋１", "x+1", 0.0),  # full-width forms
+        ("", "", 0.0),
+        ("", "a", 1.0),
+        ("a", "abc", 2.0),  # insertions can take it past 1
+    ],
+)
+def test_cer(reference, hypothesis, expected):
+    assert cer(reference, hypothesis) == pytest.approx(expected)
+
+
+def test_cer_counts_spaces_when_asked():
+    assert cer("이차 방정식", "이차방정식", spaces=True) == pytest.approx(1 / 6)
+    assert cer("a  b", "a b", spaces=True) == 0.0  # runs of whitespace are one space
+
+
+def test_cer_matches_a_plain_levenshtein_on_random_strings():
+    rng = random.Random(3)
+    for _ in range(200):
+        a = "".join(rng.choice("ab가나") for _ in range(rng.randint(1, 8)))
+        b = "".join(rng.choice("ab가나") for _ in range(rng.randint(0, 8)))
+        assert cer(a, b) == pytest.approx(_levenshtein(a, b) / len(a))
+
+
+# --- Tesseract ---------------------------------------------------------------------------------------------------
+
+
+def hangul(text: str) -> str:
+    return "".join(ch for ch in text if "가" <= ch <= "힣")
+
+
+@needs_font
+def test_tesseract_reads_clean_korean_lines():
+    errors = []
+    for text in KOREAN_LINES:
+        result = tesseract().read(render(text), layout="line")
+        errors.append(cer(text, result.text))
+        assert errors[-1] <= 0.15, (text, result.text)  # the misses are digits and Latin letters ("6cm" -> "600")
+        assert cer(hangul(text), hangul(result.text)) <= 0.02, (text, result.text)  # kor+eng would miss ~6%
+        assert result.confidence >= 0.8
+    assert sum(errors) / len(errors) <= 0.10
+
+
+@needs_font
+def test_tesseract_word_boxes_are_in_the_callers_pixels():
+    image = render("두 근의 합을 구하시오.", size=14, pad=2)  # lower than min_height: upscaled, then mapped back
+    assert image.height < tesseract().min_height
+    result = tesseract().read(image, layout="line")
+    assert result.words
+    for word in result.words:
+        left, top, width, height = word["box"]
+        assert 0 <= left <= left + width <= image.width and 0 <= top <= top + height <= image.height
+        assert 0.0 <= word["conf"] <= 1.0
+    assert min(w["box"][0] for w in result.words) <= 4
+    assert max(w["box"][0] + w["box"][2] for w in result.words) >= image.width - 6
+
+
+@needs_font
+def test_tesseract_block_keeps_lines_in_reading_order():
+    first, second = render(KOREAN_LINES[0]), render(KOREAN_LINES[3])
+    page = Image.new("L", (max(first.width, second.width), first.height + second.height + 20), 255)
+    page.paste(first, (0, 0))
+    page.paste(second, (0, first.height + 20))
+    lines = tesseract().read(page, layout="block").text.splitlines()
+    assert len(lines) == 2
+    assert cer(KOREAN_LINES[0], lines[0]) <= 0.10 and cer(KOREAN_LINES[3], lines[1]) <= 0.10
+
+
+@needs_font
+def test_english_text_is_read_through_the_fallback_languages():
+    image = render(ENGLISH_LINE)
+    assert cer(ENGLISH_LINE, tesseract().read(image, layout="line").text) <= 0.05
+    # kor alone turns English into Hangul-like noise: the fallback is what makes the default read it.
+    assert cer(ENGLISH_LINE, TesseractEngine("kor", fallback_languages=None).read(image, layout="line").text) > 0.5
+
+
+@needs_font
+def test_tesseract_on_formulas_plain_and_typeset():
+    # Measured (benchmarks/ocr_lines.py): plain-text formulas ~0.19 CER, typeset fractions/exponents ~0.40; this
+    # easy pair reads "x42-5x+6=0" (the caret as "4") and "x?-5x+6=0".
+    plain = tesseract().read(render("x^2 - 5x + 6 = 0"), kind="formula", layout="line")
+    assert cer("x^2-5x+6=0", plain.text) <= 0.2, plain.text
+    typeset = tesseract().read(render_mathtext(r"$x^{2}-5x+6=0$"), kind="formula", layout="line")
+    assert cer("x2-5x+6=0", typeset.text) <= 0.2, typeset.text  # a typeset superscript has no caret to read
+
+
+def test_a_language_that_is_not_installed_is_named():
+    with pytest.raises(OcrUnavailable, match=r"xyz.*tesseract-ocr-xyz"):
+        TesseractEngine("kor+xyz").check()
+
+
+def test_missing_tesseract_program_names_the_package(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(OcrUnavailable, match=r"apt-get install tesseract-ocr tesseract-ocr-kor"):
+        TesseractEngine().read(Image.new("L", (10, 10), 255))
+
+
+def test_tesseract_languages_are_checked_once(monkeypatch, tmp_path):
+    engine_ = TesseractEngine()
+    engine_.check()
+    monkeypatch.setenv("PATH", str(tmp_path))  # no second look at the system
+    engine_.check()
+
+
+# --- RapidOCR ----------------------------------------------------------------------------------------------------
+
+
+def test_rapidocr_without_a_model_folder_says_how_to_configure_one():
+    with pytest.raises(OcrUnavailable, match=r"rapidocr_model_dir"):
+        RapidOcrEngine("").check()
+
+
+@pytest.mark.parametrize("make", [False, True])
+def test_rapidocr_lists_missing_model_files(tmp_path, make):
+    folder = tmp_path / "models"
+    if make:
+        folder.mkdir()
+    with pytest.raises(OcrUnavailable, match=r"missing in .*models: det\.onnx, rec\.onnx"):
+        RapidOcrEngine(str(folder)).check()
+
+
+def test_rapidocr_orientation_model_is_required_only_when_used(tmp_path):
+    (tmp_path / "det.onnx").write_bytes(b"")
+    (tmp_path / "rec.onnx").write_bytes(b"")
+    with pytest.raises(OcrUnavailable, match=r"missing in .*: cls\.onnx"):
+        RapidOcrEngine(str(tmp_path), use_cls=True).check()
+
+
+def test_rapidocr_needs_a_dictionary_when_the_model_embeds_none(tmp_path):
+    if HAS_RAPIDOCR:
+        det = bundled().model_files()["det"]
+        shutil.copy(det, tmp_path / "det.onnx")
+        shutil.copy(det, tmp_path / "rec.onnx")  # a valid ONNX file without the "character" metadata
+    elif importlib.util.find_spec("onnxruntime") is None:
+        (tmp_path / "det.onnx").write_bytes(b"")
+        (tmp_path / "rec.onnx").write_bytes(b"")
+    else:
+        pytest.skip("onnxruntime without rapidocr: no ONNX model at hand to copy")
+    with pytest.raises(OcrUnavailable, match=r"rec_dict\.txt"):
+        RapidOcrEngine(str(tmp_path)).check()
+
+
+@needs_font
+def test_rapidocr_bundled_reads_english_and_formulas():
+    if not HAS_RAPIDOCR:
+        with pytest.raises(OcrUnavailable, match=r"pip install rapidocr onnxruntime"):
+            bundled().check()
+        return
+    result = bundled().read(render(ENGLISH_LINE), layout="line")
+    assert cer(ENGLISH_LINE, result.text) <= 0.05, result.text
+    assert result.confidence >= 0.9
+    assert bundled().version.startswith("rapidocr ")
+    plain = bundled().read(render("x^2 - 5x + 6 = 0"), kind="formula", layout="line")
+    assert cer("x^2-5x+6=0", plain.text) <= 0.05, plain.text
+    # Measured: ~0.13 CER on typeset formulas against a linear truth (Tesseract: ~0.40); this one reads
+    # "x² − 5x + 6 = 0", which the CER's NFKC step makes "x2-5x+6=0".
+    typeset = bundled().read(render_mathtext(r"$x^{2}-5x+6=0$"), kind="formula", layout="line")
+    assert cer("x2-5x+6=0", typeset.text) <= 0.05, typeset.text
+
+
+@needs_font
+@pytest.mark.skipif(not HAS_RAPIDOCR, reason="rapidocr and onnxruntime are not installed")
+def test_rapidocr_model_folder_is_read_without_any_download(tmp_path, monkeypatch):
+    from rapidocr.utils.download_file import DownloadFile
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("RapidOCR tried to download a file")
+
+    monkeypatch.setattr(DownloadFile, "run", refuse)
+    files = bundled().model_files()
+    for name, path in (("det.onnx", files["det"]), ("rec.onnx", files["rec"])):
+        (tmp_path / name).symlink_to(path)
+    result = RapidOcrEngine(str(tmp_path)).read(render(ENGLISH_LINE), layout="block")
+    assert cer(ENGLISH_LINE, result.text) <= 0.05, result.text
+    assert all(set(w) == {"text", "conf", "box"} for w in result.words)
+
+
+# --- configuration -----------------------------------------------------------------------------------------------
+
+
+def test_engines_are_built_from_the_settings(monkeypatch):
+    monkeypatch.setenv("MATHLABEL_OCR__TESSERACT_LANGUAGES", "kor+eng")
+    monkeypatch.setenv("MATHLABEL_OCR__RAPIDOCR_MODEL_DIR", "/models/korean")
+    settings = Settings()
+    text = engine(settings.ocr.text_engine, settings)
+    assert isinstance(text, TesseractEngine)
+    assert (text.languages, text.fallback_languages) == ("kor+eng", "eng")
+    formula = engine(settings.ocr.formula_engine, settings)
+    assert isinstance(formula, RapidOcrEngine) and formula.model_dir == "/models/korean"
+    with pytest.raises(ValueError, match="unknown OCR engine"):
+        engine("easyocr", settings)
+
+
+def test_an_unknown_engine_name_in_the_settings_is_rejected(monkeypatch):
+    monkeypatch.setenv("MATHLABEL_OCR__TEXT_ENGINE", "easyocr")
+    with pytest.raises(ValidationError):
+        Settings()
