@@ -170,6 +170,8 @@ class _ProcessService:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.settings.var_path,
+                # Offline: MLflow 3 sends usage telemetry unless told not to.
+                env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
                 start_new_session=True,  # survives the CLI; stopped by `services down`
             )
         self.pid_path.write_text(str(process.pid))

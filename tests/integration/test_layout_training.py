@@ -1,0 +1,99 @@
+"""The layout detector trains offline on a generated dataset, keeps its best checkpoint and registers in MLflow."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from training.layout import MODEL_NAME, regions, train_layout_detector
+from training.pages import CLASSES, write_yolo_dataset
+
+pytestmark = pytest.mark.integration
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def _block_network(monkeypatch) -> list:
+    """Refuse every connection and name lookup beyond this machine (MLflow on 127.0.0.1 stays reachable); returns
+    the list of attempts, which an offline run leaves empty."""
+    attempts: list = []
+    connect, getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+    def guarded_connect(self, address):
+        if isinstance(address, tuple) and address[0] not in LOOPBACK:
+            attempts.append(address)
+            raise OSError(f"network access attempted during an offline test: {address}")
+        return connect(self, address)
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        if host not in LOOPBACK and host is not None:
+            attempts.append(("getaddrinfo", host))
+            raise socket.gaierror(f"name lookup attempted during an offline test: {host}")
+        return getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    return attempts
+
+
+def test_layout_detector_trains_offline_keeps_the_best_checkpoint_and_registers_it(
+    clean_objects, settings, tmp_path, monkeypatch
+):
+    import mlflow
+
+    write_yolo_dataset(clean_objects, "t1", train=12, val=4)
+    attempts = _block_network(monkeypatch)
+
+    result = train_layout_detector(
+        clean_objects, "input-data/layout/t1/", epochs=2, imgsz=320, batch=4, device="cpu",
+        workdir=tmp_path / "work", tracking_uri=settings.mlflow_tracking_uri,
+        ultralytics_dir=settings.var_path / "ultralytics",
+    )  # fmt: skip
+
+    assert result["epochs"] == 2 and [row["epoch"] for row in result["history"]] == [1, 2]
+    assert result["device"] == "cpu" and result["best_epoch"] in {1, 2}
+    assert {"mAP50", "mAP50-95", "precision", "recall"} <= result["metrics"].keys()
+    assert set(result["per_class_ap50"]) <= set(CLASSES)
+
+    # The best checkpoint is in the object store, loads, and detects regions of the six classes on a page.
+    key = result["checkpoint"]
+    assert key == f"models/layout-detector/t1/{result['run']}/best.pt" and clean_objects.exists(key)
+    weights = tmp_path / "best.pt"
+    weights.write_bytes(clean_objects.read_bytes(key))
+    page = tmp_path / "page.png"
+    page.write_bytes(clean_objects.read_bytes("input-data/layout/t1/images/val/000000.png"))
+    from ultralytics import YOLO
+
+    model = YOLO(weights)
+    assert model.names == dict(enumerate(CLASSES))
+    # Two epochs from scratch give low confidences: a tiny threshold still shows the head's boxes and classes.
+    found = regions(model.predict(page, imgsz=320, conf=1e-4, verbose=False)[0])
+    assert found and all(r["cls"] == CLASSES[r["class_id"]] for r in found)
+    assert all(0 <= r["box"][0] < r["box"][2] <= 1240 and 0 <= r["box"][1] < r["box"][3] <= 1754 for r in found)
+
+    # MLflow: per-epoch metrics on the run, the best epoch's metrics, and a registered version that predicts.
+    client = mlflow.MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    assert [m.step for m in client.get_metric_history(result["mlflow_run_id"], "mAP50")] == [1, 2]
+    assert client.get_run(result["mlflow_run_id"]).data.metrics["best/mAP50"] == result["metrics"]["mAP50"]
+    version = client.get_model_version(MODEL_NAME, result["registered_version"])
+    assert version.tags["dataset_version"] == "t1" and version.tags["checkpoint"] == key
+    assert (version.tags["epochs"], version.tags["imgsz"]) == ("2", "320")
+    assert float(version.tags["mAP50"]) == result["metrics"]["mAP50"]
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    served = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version.version}")
+    predicted = served.predict([str(page)])
+    assert len(predicted) == 1 and all(r["cls"] in CLASSES for r in predicted[0])
+
+    assert attempts == [], f"network access was attempted: {attempts}"
+
+
+def test_an_incomplete_dataset_is_refused_with_the_command_that_writes_it(clean_objects, settings):
+    from training.text_labeler import TrainingError
+
+    clean_objects.write_bytes("input-data/layout/v9/images/train/000000.png", b"not a finished dataset")
+    with pytest.raises(TrainingError, match=r"no manifest\.json.*training\.pages --version v9"):
+        train_layout_detector(
+            clean_objects, "input-data/layout/v9", epochs=1, ultralytics_dir=settings.var_path / "ultralytics"
+        )
+    with pytest.raises(ValueError, match="fp32 or bf16"):
+        train_layout_detector(clean_objects, "input-data/layout/v9", epochs=1, precision="fp16")
