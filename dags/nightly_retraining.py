@@ -104,7 +104,7 @@ def nightly_retraining():
             "settle_seconds": params["settle_seconds"],
         }
         if "layout" in chosen["models"]:
-            print("layout detector: not trained by this version (it arrives with image support); training text only")
+            print("layout detector: not part of this DAG yet (train it with python -m training.layout); text only")
         if chosen["compute"] == "ec2" and not chosen["instance_id"]:
             raise ValueError("compute=ec2 needs MATHLABEL_TRAINING__EC2_INSTANCE_ID (the GPU instance to start)")
         print(f"options: {chosen}")

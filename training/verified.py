@@ -213,5 +213,6 @@ def import_dropped(
             objects.move(key, free_key(objects, join("processed", run_date, "verified", name), data))
         except StoreError as exc:  # another run moved it first; the import itself was idempotent
             log.warning("could not file %s under processed/: %s", key, exc)
-        results.append({"status": "imported", **result.to_dict()})
+        summary = {k: v for k, v in result.to_dict().items() if k != "rejected"}  # XCom: counts, not records
+        results.append({"status": "imported", **summary, "quarantine": quarantine if parsed.rejected else None})
     return results
