@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from labeling.retrieval import Candidate
@@ -35,8 +35,12 @@ def evaluate(
     *,
     auto_accept_score: float,
     standards: dict[str, dict[str, Any]] | None = None,
+    groups: Callable[[Problem], Iterable[str]] | None = None,
 ) -> dict[str, Any]:
     """Top-k accuracy, MRR@10, review load (the reviewing rules of labeling runs) and speed on labeled problems.
+
+    With ``groups`` (problem → the groups it counts in, e.g. the curricula of its labels), the same ranking also
+    gives ``per_group``: n, top-1 and top-3 of each group.
 
     Raises:
         ValueError: when no problem carries labels.
@@ -50,8 +54,14 @@ def evaluate(
     hits = {k: 0 for k in CUTOFFS}
     reciprocal = 0.0
     auto = auto_correct = 0
+    per_group: dict[str, dict[str, int]] = {}
     for problem, candidates in zip(labeled, ranked, strict=True):
         position = first_hit(candidates, set(problem.labels))
+        for group in set(groups(problem)) if groups else ():
+            counts = per_group.setdefault(group, {"n": 0, "top1": 0, "top3": 0})
+            counts["n"] += 1
+            counts["top1"] += position == 1
+            counts["top3"] += position is not None and position <= 3
         for k in CUTOFFS:
             hits[k] += position is not None and position <= k
         reciprocal += 1 / position if position else 0.0
@@ -60,7 +70,7 @@ def evaluate(
             auto += 1
             auto_correct += position == 1
     n = len(labeled)
-    return {
+    metrics = {
         "labeler": labeler.version,
         "n": n,
         **{f"top{k}": round(hits[k] / n, 4) for k in CUTOFFS},
@@ -71,3 +81,9 @@ def evaluate(
         "auto_accepted_top1": round(auto_correct / auto, 4) if auto else None,
         "problems_per_second": round(n / seconds, 1) if seconds > 0 else None,
     }
+    if groups:
+        metrics["per_group"] = {
+            group: {"n": c["n"], "top1": round(c["top1"] / c["n"], 4), "top3": round(c["top3"] / c["n"], 4)}
+            for group, c in sorted(per_group.items())
+        }
+    return metrics

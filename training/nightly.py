@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass, field
 from posixpath import join
 from typing import Any
 
-from labeling.evaluate import evaluate, first_hit
+from labeling.evaluate import evaluate
 from labeling.index import CurriculumIndex
+from labeling.schemas import Problem
 from stores.objects import ObjectStore
 from training.snapshot import problems, read_jsonl
 
@@ -71,23 +72,15 @@ def train_from_snapshot(objects: ObjectStore, index: CurriculumIndex, snapshot_p
 
 
 def holdout_metrics(labeler: Any, index: CurriculumIndex, rows: list[dict[str, Any]], auto_accept_score: float) -> dict:
-    """Overall metrics on the hold-out, and top-1/top-3 per curriculum of the gold labels."""
-    held = problems(rows)
-    overall = evaluate(labeler, held, auto_accept_score=auto_accept_score, standards=index.by_code)
-    ranked = labeler.rank(held, 3)
-    per: dict[str, dict[str, float]] = {}
-    for problem, candidates in zip(held, ranked, strict=True):
-        position = first_hit(candidates, set(problem.labels))
-        for cid in {index.by_code[c]["curriculum"] for c in problem.labels if c in index.by_code}:
-            entry = per.setdefault(cid, {"n": 0, "top1": 0, "top3": 0})
-            entry["n"] += 1
-            entry["top1"] += position == 1
-            entry["top3"] += position is not None and position <= 3
-    for entry in per.values():
-        entry["top1"] = round(entry["top1"] / entry["n"], 4)
-        entry["top3"] = round(entry["top3"] / entry["n"], 4)
-    overall.pop("problems_per_second", None)
-    return {**overall, "per_curriculum": per}
+    """Overall metrics on the hold-out, and top-1/top-3 per curriculum of the gold labels (one ranking for both)."""
+
+    def curricula(problem: Problem) -> set[str]:
+        return {index.by_code[c]["curriculum"] for c in problem.labels if c in index.by_code}
+
+    scores = evaluate(labeler, problems(rows), auto_accept_score=auto_accept_score, standards=index.by_code,
+                      groups=curricula)  # fmt: skip
+    scores.pop("problems_per_second", None)
+    return {**scores, "per_curriculum": scores.pop("per_group")}
 
 
 @dataclass

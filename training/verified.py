@@ -15,13 +15,18 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from posixpath import join
 from typing import Any
 
 from labeling.batch import VERIFIED_DROP as DROP
+from labeling.batch import free_key, write_error
+from labeling.errors import IngestError
 from labeling.index import CurriculumIndex
 from labeling.ingest import ParsedFile, RejectedRecord
 from labeling.schemas import Problem
 from labeling.validation import read_file
+from stores.errors import StoreError
 from stores.labels import LabelStore
 from stores.objects import ObjectStore
 
@@ -45,12 +50,8 @@ class ImportResult:
         return asdict(self)
 
 
-def verification_id(problem: Problem, curriculum: str, verified_by: str) -> str:
-    payload = {
-        "content": problem.content_hash(curriculum),
-        "labels": sorted(problem.labels),
-        "verified_by": verified_by,
-    }
+def verification_id(problem: Problem, content_hash: str, verified_by: str) -> str:
+    payload = {"content": content_hash, "labels": sorted(problem.labels), "verified_by": verified_by}
     digest = hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
     return f"{problem.id}@{VERIFIED}-{digest[:16]}"
 
@@ -58,11 +59,12 @@ def verification_id(problem: Problem, curriculum: str, verified_by: str) -> str:
 def verified_doc(
     problem: Problem, *, curriculum: str, verified_by: str, source_uri: str, record: int, at: datetime
 ) -> dict[str, Any]:
+    content_hash = problem.content_hash(curriculum)
     return {
-        "_id": verification_id(problem, curriculum, verified_by),
+        "_id": verification_id(problem, content_hash, verified_by),
         "problem_id": problem.id,
         "curriculum": curriculum,
-        "content_hash": problem.content_hash(curriculum),
+        "content_hash": content_hash,
         "input": {"text": problem.text, "image": problem.image, **problem.metadata},
         "labels": list(problem.labels),
         "decision": {"status": VERIFIED, "reasons": [f"verified by {verified_by}"]},
@@ -176,13 +178,6 @@ def import_dropped(
     cannot be read at all is quarantined whole. Importing is idempotent, so a crash before a file is moved only
     means the next run imports it again and changes nothing.
     """
-    from pathlib import PurePosixPath
-    from posixpath import join
-
-    from labeling.batch import free_key, write_error
-    from labeling.errors import IngestError
-    from stores.errors import StoreError
-
     results = []
     now = time.time()
     for key in objects.list(DROP):
