@@ -9,8 +9,10 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 DOC_MD = """
 ### batch_labeling
-Labels every problem file in the object store's `incoming/` folder (JSONL or CSV in UTF-8 or CP949, and zip archives
-of them) with curriculum achievement standards, writing one label document per (problem id, model version).
+Labels every problem file in the object store's `incoming/` folder (JSONL or CSV in UTF-8 or CP949, PNG/JPEG pages,
+multi-page PDFs, and zip archives of them) with curriculum achievement standards, writing one label document per
+(problem id, model version). A page is split into its problems (`<file>#p<page>-<k>`); a record with an `image` and no
+`text` is read as one problem.
 
 1. **claim** moves files into `processing/<run_id>/`, so concurrent runs never share a file; files modified in the
    last `settle_seconds` (still being copied) wait for the next run; zip archives are unpacked; inputs of a run that
@@ -18,7 +20,9 @@ of them) with curriculum achievement standards, writing one label document per (
 2. **prepare** (one mapped task per file) validates the records against the Great Expectations suite; bad records go
    to `quarantine/<date>/<file>.rejected.*` and an unusable file to `quarantine/<date>/`, each with an `.error.json`
    naming record and reason; the good records are split into chunks of `chunk_size`.
-3. **label** (one mapped task per chunk) ranks the curriculum's standards with the champion text labeler
+3. **label** (one mapped task per chunk; pages: `labeling.pages_per_chunk` per task) reads pages and image records
+   (layout, reading order, OCR; low OCR confidence means review; a crop of each problem goes beside the input under
+   `processed/`), ranks the curriculum's standards with the champion text labeler
    (`models:/text-labeler@champion`) or, without one, the cold-start retriever; asks the configured LLM, if any;
    applies the reviewing rules (`auto_accepted` / `needs_review` with reasons); upserts the documents. Problems
    already labeled by the same model version with the same content are skipped unless `force` is set.
@@ -108,7 +112,7 @@ def batch_labeling():
     @task(map_index_template="{{ chunk_name }}")
     def label(chunk: str) -> dict:
         from labeling.batch import CurriculumIndex, label_chunk
-        from mathlabel.clients import llm_judge
+        from mathlabel.clients import llm_judge, page_reader
         from mathlabel.config import get_settings
         from operators.clients import build_stores
         from training.registry import labeler_from_settings
@@ -121,8 +125,9 @@ def batch_labeling():
         judge = llm_judge(settings, index)
         print(f"labeling with {cfg.model_version}; " + (f"LLM {judge.version}" if judge else "no LLM configured"))
         return label_chunk(
-            chunk, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler, judge=judge
-        ).to_dict()
+            chunk, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler, judge=judge,
+            reader=lambda: page_reader(settings),
+        ).to_dict()  # fmt: skip
 
     @task(trigger_rule="all_done")
     def report(prepared, results) -> dict:

@@ -18,8 +18,10 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from labeling import page_input
 from labeling.errors import IngestError, LabelingError
 from labeling.evaluate import Labeler
 from labeling.index import CurriculumIndex, expand_curricula
@@ -30,9 +32,13 @@ from labeling.report import render_html, summarize
 from labeling.review import review
 from labeling.schemas import Problem, label_doc_id
 from labeling.validation import ProblemSuite, read_file
+from labeling.vision import PageError, is_page_file
 from stores.errors import StoreError
 from stores.labels import LabelStore
 from stores.objects import ObjectStore, check_key, join
+
+if TYPE_CHECKING:
+    from labeling.vision import PageReader
 
 __all__ = ["CurriculumIndex", "expand_curricula"]
 
@@ -55,6 +61,8 @@ class BatchConfig:
     max_text_chars: int
     chunk_size: int = 500
     force: bool = False
+    pages_per_chunk: int = 8
+    min_ocr_confidence: float = 0.8
 
     @property
     def processing(self) -> str:
@@ -67,7 +75,7 @@ class Prepared:
 
     name: str
     key: str
-    status: str  # prepared | quarantined
+    status: str  # prepared | quarantined | asset (an image a record file of the run names; filed with that file)
     read: int = 0
     quarantined: int = 0
     chunks: list[str] = field(default_factory=list)
@@ -75,6 +83,8 @@ class Prepared:
     error: str | None = None
     error_key: str | None = None
     seconds: float = 0.0
+    pages: int = 0
+    owner: str = ""  # for an asset: the record file that names it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +102,10 @@ class ChunkResult:
     top_scores: list[float] = field(default_factory=list)
     model_version: str = ""
     seconds: float = 0.0
+    pages: int = 0  # pages read (layout + OCR) in this chunk
+    ocr_seconds: float = 0.0
+    quarantined: int = 0  # pages or image records nothing could be read from
+    error_key: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,7 +126,8 @@ def batch_config(
     """The batch settings of one run, from the defaults file and the environment, read when the task runs."""
     from mathlabel.config import get_settings
 
-    labeling = get_settings().labeling
+    settings = get_settings()
+    labeling = settings.labeling
     return BatchConfig(
         run_id=safe_run_id(run_id),
         run_date=datetime.now(UTC).strftime("%Y-%m-%d"),
@@ -123,6 +138,8 @@ def batch_config(
         max_text_chars=labeling.max_text_chars,
         chunk_size=chunk_size or labeling.chunk_size,
         force=force,
+        pages_per_chunk=labeling.pages_per_chunk,
+        min_ocr_confidence=settings.ocr.min_confidence,
     )
 
 
@@ -159,9 +176,14 @@ def _quarantine(objects: ObjectStore, key: str, name: str, run_id: str, run_date
 
 
 def _unpack(objects: ObjectStore, key: str, claimed: str, run_date: str, run_id: str) -> None:
-    """Expand a claimed zip into ``<archive>.d/`` beside it, then file the archive itself under processed/."""
+    """Expand a claimed zip into ``<archive>.d/`` beside it, then file the archive itself under processed/.
+
+    A member whose path is unsafe (absolute, or climbing out with ``..``) is never written: it is listed with its
+    reason in ``quarantine/<date>/<archive>.error.json`` (with a copy of the archive) and the other members go on.
+    """
     name = PurePosixPath(key).relative_to(claimed).as_posix()
     data = objects.read_bytes(key)
+    refused: list[dict[str, Any]] = []
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = [
@@ -169,14 +191,28 @@ def _unpack(objects: ObjectStore, key: str, claimed: str, run_date: str, run_id:
             ]
             if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
                 raise IngestError(f"{name}: archive expands beyond {MAX_ZIP_BYTES // 2**20} MiB")
-            for member in members:
-                target = join(claimed, name + ZIP_MEMBERS, check_key(member.filename))
+            safe = []
+            for number, member in enumerate(members, start=1):
+                try:
+                    safe.append((member, join(claimed, name + ZIP_MEMBERS, check_key(member.filename))))
+                except StoreError as exc:
+                    refused.append({"record": number, "id": member.filename, "reason": f"unsafe path in archive: {exc}"})
+            if not safe:
+                raise IngestError(f"{name}: no usable member ({'; '.join(r['reason'] for r in refused[:3]) or 'empty'})")
+            for member, target in safe:
                 objects.write_bytes(target, archive.read(member))
     except (zipfile.BadZipFile, IngestError, StoreError) as exc:
         _quarantine(objects, key, name, run_id, run_date, f"unusable zip archive: {exc}")
         return
+    if refused:
+        base = free_key(objects, join("quarantine", run_date, name), data)
+        objects.write_bytes(base, data)
+        write_error(objects, base, {"file": name, "run_id": run_id, "source": objects.uri(join(INCOMING, name)),
+                                    "reason": f"{len(refused)} member(s) of the archive refused", "records": refused})  # fmt: skip
+        for item in refused:
+            log.error("%s: member %s refused: %s", name, item["id"], item["reason"])
     objects.move(key, free_key(objects, join("processed", run_date, name), data))
-    log.info("unpacked %s: %d member(s)", name, len(members))
+    log.info("unpacked %s: %d member(s)", name, len(members) - len(refused))
 
 
 def _adopt_orphans(objects: ObjectStore, run_id: str, orphan_after_seconds: float, now: float) -> None:
@@ -266,19 +302,77 @@ def _chunk_prefix(cfg: BatchConfig, name: str) -> str:
     return join(cfg.processing, "chunks", name)
 
 
+def _write_chunks(prefix: str, rows: list[dict[str, Any]], size: int, objects: ObjectStore) -> list[str]:
+    chunks = []
+    for number, start in enumerate(range(0, len(rows), size)):
+        body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows[start : start + size])
+        chunk = join(prefix, f"{number:05d}.jsonl")
+        objects.write_bytes(chunk, body.encode())
+        chunks.append(chunk)
+    return chunks
+
+
+def _prepare_pages(key: str, name: str, objects: ObjectStore, cfg: BatchConfig, started: float) -> Prepared:
+    """A PNG/JPEG/PDF page file: refuse what cannot be read; each readable page becomes a chunk row."""
+    owner = page_input.owner_of(objects, key, cfg.processing)
+    if owner is not None:
+        log.info("%s is an image named by %s; it is filed with that file", name, owner)
+        return Prepared(name=name, key=key, status="asset", owner=owner)
+    prefix = _chunk_prefix(cfg, name)
+    try:
+        pages, refused = page_input.prepare_pages(objects, key, name, objects.read_bytes(key), prefix)
+    except PageError as exc:
+        return _quarantine(objects, key, name, cfg.run_id, cfg.run_date, str(exc))
+    prepared = Prepared(name=name, key=key, status="prepared", read=len(pages) + len(refused),
+                        quarantined=len(refused), pages=len(pages))  # fmt: skip
+    if refused:
+        for page, reason in refused:
+            log.warning("%s page %d quarantined: %s", name, page, reason)
+        prepared.error_key = write_error(
+            objects,
+            join("quarantine", cfg.run_date, name),
+            {
+                "file": name,
+                "run_id": cfg.run_id,
+                "source": objects.uri(join(INCOMING, name)),
+                "reason": f"{len(refused)} of {prepared.read} pages cannot be read",
+                "records": [{"record": page, "id": f"{name}#p{page}", "reason": reason} for page, reason in refused],
+            },
+        )
+    prepared.chunks = _write_chunks(prefix, [page.to_row() for page in pages], cfg.pages_per_chunk, objects)
+    prepared.seconds = round(time.monotonic() - started, 3)
+    log.info("%s: %d page(s) to read, %d refused, %d chunk(s)", name, len(pages), len(refused), len(prepared.chunks))
+    return prepared
+
+
+def _image_rows(parsed: ParsedFile, key: str, objects: ObjectStore) -> dict[int, dict[str, str]]:
+    """For each record with an image and no text: where its image is and its hash; bad ones become rejections."""
+    found: dict[int, dict[str, str]] = {}
+    for record, problem in list(parsed.problems):
+        if problem.text is not None or problem.image is None:
+            continue
+        try:
+            image_key = page_input.resolve_image(objects, key, problem.image)
+            found[record] = {"image_key": image_key, "image_sha": page_input.check_record_image(objects, image_key)}
+        except (IngestError, StoreError) as exc:
+            parsed.rejected.append(RejectedRecord(record, problem.id, str(exc), parsed.raw.get(record, "")))
+    bad = {r.record for r in parsed.rejected}
+    parsed.problems = [(record, problem) for record, problem in parsed.problems if record not in bad]
+    parsed.rejected.sort(key=lambda r: r.record)
+    return found
+
+
 def prepare_file(key: str, *, objects: ObjectStore, suite: ProblemSuite, cfg: BatchConfig) -> Prepared:
-    """Validate one claimed file; quarantine what is bad; write its good records as chunk files."""
+    """Validate one claimed file; quarantine what is bad; write its good records (or pages) as chunk files."""
     started = time.monotonic()
     name = PurePosixPath(key).relative_to(cfg.processing).as_posix()
+    if is_page_file(name):
+        return _prepare_pages(key, name, objects, cfg, started)
     try:
         parsed = read_file(name, objects.read_bytes(key), suite)
     except IngestError as exc:
         return _quarantine(objects, key, name, cfg.run_id, cfg.run_date, str(exc))
-    for record, problem in list(parsed.problems):
-        if problem.text is None:
-            reason = "image-only problems need OCR, which this version does not have yet"
-            parsed.rejected.append(RejectedRecord(record, problem.id, reason, parsed.raw.get(record, "")))
-    parsed.problems = [(record, problem) for record, problem in parsed.problems if problem.text is not None]
+    images = _image_rows(parsed, key, objects)
     if not parsed.problems:
         reasons = "; ".join(f"record {r.record}: {r.reason}" for r in parsed.rejected[:5])
         result = _quarantine(objects, key, name, cfg.run_id, cfg.run_date, f"no valid records ({reasons})")
@@ -287,22 +381,41 @@ def prepare_file(key: str, *, objects: ObjectStore, suite: ProblemSuite, cfg: Ba
     prepared = Prepared(name=name, key=key, status="prepared", read=parsed.read, quarantined=len(parsed.rejected))
     if parsed.rejected:
         prepared.error_key = _quarantine_records(objects, name, parsed, cfg, objects.uri(join(INCOMING, name)))
-    prefix = _chunk_prefix(cfg, name)
-    for number, start in enumerate(range(0, len(parsed.problems), cfg.chunk_size)):
-        rows = parsed.problems[start : start + cfg.chunk_size]
-        body = "".join(
-            json.dumps({"record": record, "problem": problem.model_dump(exclude_none=True)}, ensure_ascii=False) + "\n"
-            for record, problem in rows
-        )
-        chunk = join(prefix, f"{number:05d}.jsonl")
-        objects.write_bytes(chunk, body.encode())
-        prepared.chunks.append(chunk)
+    rows = [
+        {"record": record, "problem": problem.model_dump(exclude_none=True), **images.get(record, {})}
+        for record, problem in parsed.problems
+    ]
+    prepared.chunks = _write_chunks(_chunk_prefix(cfg, name), rows, cfg.chunk_size, objects)
+    prepared.pages = len(images)
     prepared.seconds = round(time.monotonic() - started, 3)
     log.info("%s: read %d, %d chunk(s), quarantined %d", name, parsed.read, len(prepared.chunks), prepared.quarantined)
     return prepared
 
 
 # ------------------------------------------------------------------------------------------------------ label
+
+
+@dataclass
+class _Item:
+    """A problem ready to rank: from a text record, an image record (OCR'd) or a page (one of its problems)."""
+
+    record: int
+    problem: Problem
+    content_hash: str
+    vision: dict[str, Any] | None = None
+
+
+def _stored_page(stored: dict[str, Any] | None, sha: str, labels: LabelStore, name: str, page: int,
+                 cfg: BatchConfig) -> list[dict[str, Any]] | None:  # fmt: skip
+    """The label documents of a page already read and labeled with this model version, if all of them are stored."""
+    if stored is None or (stored.get("input", {}).get("page") or {}).get("sha") != sha:
+        return None
+    count = stored["input"]["page"].get("problems") or 0
+    ids = [label_doc_id(page_input.page_problem_id(name, page, k), cfg.model_version) for k in range(1, count + 1)]
+    docs = labels.get_labels(ids)
+    if len(docs) != count or any(doc.get("curriculum") != cfg.curriculum for doc in docs.values()):
+        return None
+    return list(docs.values())
 
 
 def label_chunk(
@@ -314,34 +427,58 @@ def label_chunk(
     cfg: BatchConfig,
     labeler: Labeler | None = None,
     judge: Judge | None = None,
+    reader: Callable[[], PageReader] | None = None,
 ) -> ChunkResult:
     """Label the problems of one chunk and upsert their label documents.
 
     ``labeler`` defaults to the cold-start retriever; ``cfg.model_version`` must name the labeler used. With a
     ``judge`` (an LLM), each problem's candidates also go to it, and the reviewing rules weigh its answer.
+    ``reader`` builds the page reader (layout + OCR) when the chunk holds pages or image records; it is called once.
+    A page or image nothing can be read from is quarantined with its reason (``quarantine/<date>/<file>...``).
     """
     started = time.monotonic()
     name = PurePosixPath(chunk).parent.relative_to(join(cfg.processing, "chunks")).as_posix()
     result = ChunkResult(chunk=chunk, file=name, model_version=cfg.model_version)
     rows = [json.loads(line) for line in objects.read_bytes(chunk).decode().splitlines() if line.strip()]
     source_uri = objects.uri(join(INCOMING, name))
-    problems = [(row["record"], Problem.model_validate(row["problem"])) for row in rows]
-    stored = labels.get_labels([label_doc_id(problem.id, cfg.model_version) for _, problem in problems])
-    to_label: list[tuple[int, Problem]] = []
-    for record, problem in problems:
+    text_rows = [row for row in rows if "page" not in row]
+    problems = [(row, Problem.model_validate(row["problem"])) for row in text_rows]
+    page_rows = [row for row in rows if "page" in row]
+    first_ids = [label_doc_id(page_input.page_problem_id(name, row["record"], 1), cfg.model_version) for row in page_rows]
+    stored = labels.get_labels([label_doc_id(p.id, cfg.model_version) for _, p in problems] + first_ids)
+    items: list[_Item] = []
+    to_read: list[tuple[dict[str, Any], Problem | None]] = []
+    for row, problem in problems:
         existing = stored.get(label_doc_id(problem.id, cfg.model_version))
-        if existing and existing.get("content_hash") == problem.content_hash(cfg.curriculum) and not cfg.force:
+        content_hash = problem.content_hash(cfg.curriculum, row.get("image_sha"))
+        if existing and existing.get("content_hash") == content_hash and not cfg.force:
             result.skipped += 1
             _count(result, problem, existing)
-            continue
-        to_label.append((record, problem))
-    ranked = (labeler or index.retriever).rank([problem for _, problem in to_label], cfg.top_k) if to_label else []
+        elif row.get("image_key"):
+            to_read.append((row, problem))
+        else:
+            items.append(_Item(row["record"], problem, content_hash))
+    for row, first in zip(page_rows, first_ids, strict=True):
+        done = None if cfg.force else _stored_page(stored.get(first), row["page"]["sha"], labels, name,
+                                                     row["record"], cfg)  # fmt: skip
+        if done is not None:
+            for doc in done:
+                result.skipped += 1
+                _count(result, Problem(id=doc["problem_id"], text=doc["input"]["text"]), doc)
+        else:
+            to_read.append((row, None))
+    if to_read:
+        items += _read_images(to_read, name, objects, reader, cfg, result)
+    ranked = (labeler or index.retriever).rank([item.problem for item in items], cfg.top_k) if items else []
     docs: list[dict[str, Any]] = []
-    for (record, problem), candidates in zip(to_label, ranked, strict=True):
+    for item, candidates in zip(items, ranked, strict=True):
+        problem = item.problem
         llm = judge.choose(problem, candidates, index.context([c.code for c in candidates])) if judge else None
+        ocr_confidence = item.vision["ocr"]["confidence"] if item.vision else None
         decision = review(
-            problem, candidates, auto_accept_score=cfg.auto_accept_score, standards=index.by_code, llm=llm
-        )
+            problem, candidates, auto_accept_score=cfg.auto_accept_score, standards=index.by_code, llm=llm,
+            ocr_confidence=ocr_confidence, min_ocr_confidence=cfg.min_ocr_confidence,
+        )  # fmt: skip
         doc = build_label_doc(
             problem,
             candidates,
@@ -351,10 +488,12 @@ def label_chunk(
             run_id=cfg.run_id,
             batch_id=name,
             source_uri=source_uri,
-            record=record,
+            record=item.record,
             decision=decision,
             llm=llm,
             llm_version=judge.version if judge else None,
+            vision=item.vision,
+            content_hash=item.content_hash,
         )
         docs.append(doc)
         _count(result, problem, doc)
@@ -364,6 +503,67 @@ def label_chunk(
     result.seconds = round(time.monotonic() - started, 3)
     log.info("%s: labeled %d, skipped %d (already labeled)", chunk, result.labeled, result.skipped)
     return result
+
+
+def _read_images(
+    to_read: list[tuple[dict[str, Any], Problem | None]],
+    name: str,
+    objects: ObjectStore,
+    reader_factory: Callable[[], PageReader] | None,
+    cfg: BatchConfig,
+    result: ChunkResult,
+) -> list[_Item]:
+    """Layout + OCR for the pages and image records of a chunk; what yields no text is quarantined with why."""
+    if reader_factory is None:
+        raise LabelingError(f"{name}: the chunk holds images but no page reader (layout + OCR) was given")
+    reader = reader_factory()
+    items: list[_Item] = []
+    refused: list[dict[str, Any]] = []
+    crops = join("processed", cfg.run_date, f"{name}.crops")
+    for row, problem in to_read:
+        started = time.monotonic()
+        key = row["page"]["key"] if problem is None else row["image_key"]
+        sha = row["page"]["sha"] if problem is None else row["image_sha"]
+        page = row["record"] if problem is None else None
+        image = page_input.load_page(objects, key)
+        reading = reader.read(image, split=problem is None)
+        seconds = time.monotonic() - started
+        result.pages += 1
+        result.ocr_seconds = round(result.ocr_seconds + seconds, 3)
+        found = [p for p in reading.problems if p.text.strip()]
+        if not found:
+            what = f"page {page}" if page else f"record {row['record']} (id={problem.id if problem else ''})"
+            reason = f"no text could be read off {what} ({reading.layout}; {reading.ocr})"
+            log.warning("%s %s", name, reason)
+            refused.append({"record": row["record"], "id": problem.id if problem else f"{name}#p{page}",
+                            "reason": reason, "image": objects.uri(key)})  # fmt: skip
+            continue
+        if problem is not None:  # an image record: the whole image is the one problem
+            inside = key.startswith(cfg.processing + "/")
+            uri = objects.uri(join(INCOMING, key.removeprefix(cfg.processing + "/")) if inside else key)
+            vision = page_input.vision_doc(found[0], reader=reader, page=None, uri=uri, crop=uri,
+                                           problems_on_page=1, sha=sha, seconds=seconds)  # fmt: skip
+            text_problem = problem.model_copy(update={"text": found[0].text})
+            items.append(_Item(row["record"], text_problem, problem.content_hash(cfg.curriculum, sha), vision))
+            continue
+        image_uri = objects.uri(join(INCOMING, name))
+        for k, (found_problem, text_problem) in enumerate(
+            zip(found, page_input.page_problems(name, page, image_uri, found), strict=True), start=1
+        ):
+            crop_key = join(crops, f"p{page:04d}-{k}.png")
+            objects.write_bytes(crop_key, page_input.crop_of(reading.image or image, found_problem.box))
+            vision = page_input.vision_doc(found_problem, reader=reader, page=page, uri=image_uri,
+                                           crop=objects.uri(crop_key), problems_on_page=len(found), sha=sha,
+                                           seconds=seconds / len(found))  # fmt: skip
+            items.append(_Item(page, text_problem, text_problem.content_hash(cfg.curriculum, sha), vision))
+    if refused:
+        result.quarantined = len(refused)
+        base = join("quarantine", cfg.run_date, f"{name}.{PurePosixPath(result.chunk).stem}")
+        result.error_key = write_error(objects, base, {
+            "file": name, "run_id": cfg.run_id, "source": objects.uri(join(INCOMING, name)),
+            "reason": f"{len(refused)} page(s) or image(s) without readable text", "records": refused,
+        })  # fmt: skip
+    return items
 
 
 def _count(result: ChunkResult, problem: Problem, doc: dict[str, Any]) -> None:
@@ -400,9 +600,25 @@ def finish_run(
     run_date = run_date or datetime.now(UTC).strftime("%Y-%m-%d")
     done = {r["chunk"] for r in results}
     files = []
+    finished = {
+        item["key"] for item in prepared if item["status"] == "prepared" and all(c in done for c in item["chunks"])
+    }
+    quarantined = {item["key"]: item for item in prepared if item["status"] == "quarantined"}
     for item in prepared:
         entry = dict(item)
-        if item["status"] == "prepared":
+        if item["status"] == "asset":  # filed with the record file that names it, once that file is done
+            if item.get("owner") in finished and objects.exists(item["key"]):
+                data = objects.read_bytes(item["key"])
+                entry["destination"] = free_key(objects, join("processed", run_date, item["name"]), data)
+                objects.move(item["key"], entry["destination"])
+                entry["status"] = "processed"
+            elif item.get("owner") in quarantined and objects.exists(item["key"]):
+                owner = quarantined[item["owner"]]
+                entry.update(_quarantine(objects, item["key"], item["name"], run_id, run_date,
+                                         f"named by {owner['name']}, which was quarantined: {owner['error']}").to_dict())  # fmt: skip
+            elif item.get("owner") not in finished:
+                entry["status"] = "unfinished"
+        elif item["status"] == "prepared":
             if all(chunk in done for chunk in item["chunks"]):
                 data = objects.read_bytes(item["key"]) if objects.exists(item["key"]) else None
                 if data is not None:
@@ -432,13 +648,16 @@ def run_batch(
     cfg: BatchConfig,
     labeler: Labeler | None = None,
     judge: Judge | None = None,
+    reader: Callable[[], PageReader] | None = None,
 ) -> dict[str, Any]:
     """Prepare, label and finish claimed files in-process (the CLI's path; the DAG maps the same steps)."""
     suite = index.suite(cfg.max_text_chars)
     started = time.monotonic()
     prepared = [prepare_file(key, objects=objects, suite=suite, cfg=cfg) for key in keys]
     results = [
-        label_chunk(chunk, objects=objects, labels=labels, index=index, cfg=cfg, labeler=labeler, judge=judge).to_dict()
+        label_chunk(
+            chunk, objects=objects, labels=labels, index=index, cfg=cfg, labeler=labeler, judge=judge, reader=reader
+        ).to_dict()
         for item in prepared
         for chunk in item.chunks
     ]

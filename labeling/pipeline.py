@@ -22,8 +22,15 @@ def build_label_doc(
     decision: dict[str, Any],
     llm: dict[str, Any] | None = None,
     llm_version: str | None = None,
+    vision: dict[str, Any] | None = None,
+    content_hash: str | None = None,
 ) -> dict[str, Any]:
-    """The label document of ARCHITECTURE.md, keyed by (problem id, model version)."""
+    """The label document of ARCHITECTURE.md, keyed by (problem id, model version).
+
+    ``vision`` (a problem read off an image): its OCR output, regions and page, and the layout detector's version;
+    ``content_hash`` then covers the image's bytes.
+    """
+    vision = vision or {}
     return {
         "_id": label_doc_id(problem.id, model_version),
         "problem_id": problem.id,
@@ -32,15 +39,26 @@ def build_label_doc(
         "run_id": run_id,
         "source_uri": source_uri,
         "record": record,
-        "content_hash": problem.content_hash(curriculum),
+        "content_hash": content_hash or problem.content_hash(curriculum),
         "curriculum": curriculum,
-        "input": {"text": problem.text, "image": problem.image, "ocr": None, "regions": []},
+        "input": {
+            "text": problem.text,
+            "image": problem.image,
+            "ocr": vision.get("ocr"),
+            "regions": vision.get("regions", []),
+            "page": vision.get("page"),
+        },
         "metadata": problem.metadata,
         "candidates": [c.to_doc() for c in candidates],
         "labels": [candidates[0].code] if candidates else [],
         "provided_labels": problem.labels,
         "decision": decision,
         "llm": llm,
-        "model_versions": {"labeler": model_version, "layout": None, "ocr": None, "llm": llm_version},
+        "model_versions": {
+            "labeler": model_version,
+            "layout": vision.get("layout"),
+            "ocr": (vision.get("ocr") or {}).get("engine"),
+            "llm": llm_version,
+        },
         "graph_version": graph_version,
     }

@@ -42,7 +42,13 @@ def summarize(
         "read": sum(f["read"] for f in files),
         "labeled": labeled,
         "skipped": skipped,
-        "quarantined": sum(f["quarantined"] for f in files),
+        "quarantined": sum(f["quarantined"] for f in files) + sum(r.get("quarantined", 0) for r in results),
+        "pages_read": sum(r.get("pages", 0) for r in results),
+        "seconds_per_page": (
+            round(sum(r.get("ocr_seconds", 0.0) for r in results) / pages, 3)
+            if (pages := sum(r.get("pages", 0) for r in results))
+            else None
+        ),
         "needs_review": needs_review,
         "needs_review_rate": round(needs_review / stored, 4) if stored else None,
         "with_provided_labels": provided,

@@ -15,6 +15,8 @@ def review(
     auto_accept_score: float,
     standards: dict[str, dict[str, Any]] | None = None,
     llm: dict[str, Any] | None = None,
+    ocr_confidence: float | None = None,
+    min_ocr_confidence: float = 0.8,
 ) -> dict[str, Any]:
     """``auto_accepted`` or ``needs_review``, with every reason found.
 
@@ -25,11 +27,18 @@ def review(
         standards: code → graph export row; a chosen code missing from it is flagged.
         llm: the LLM step's outcome (``{"code", "reason"}``, with the agent's ``concerns``, or ``{"error"}``),
             when an LLM is configured. Every concern the agent names is a reason for review.
+        ocr_confidence: for a problem read off an image, the OCR's confidence; below ``min_ocr_confidence`` the
+            text may be wrong, so the label goes to review whatever its score.
     """
+    ocr_concerns = []
+    if ocr_confidence is not None and ocr_confidence < min_ocr_confidence:
+        ocr_concerns.append(
+            f"OCR confidence {ocr_confidence:.2f} is below {min_ocr_confidence:.2f}: check the text read off the image"
+        )
     if not candidates:
-        return {"status": "needs_review", "reasons": ["no candidate standard found"]}
+        return {"status": "needs_review", "reasons": ["no candidate standard found", *ocr_concerns]}
     top = candidates[0]
-    concerns: list[str] = []
+    concerns: list[str] = list(ocr_concerns)
     if top.score < auto_accept_score:
         concerns.append(f"top score {top.score:.2f} is below the auto-accept threshold {auto_accept_score:.2f}")
     if standards is not None:
@@ -51,6 +60,8 @@ def review(
     if concerns:
         return {"status": "needs_review", "reasons": concerns}
     reasons = [f"top score {top.score:.2f} ≥ {auto_accept_score:.2f}"]
+    if ocr_confidence is not None:
+        reasons.append(f"OCR confidence {ocr_confidence:.2f} ≥ {min_ocr_confidence:.2f}")
     if llm is not None:
         reasons.append("LLM agrees")
     return {"status": "auto_accepted", "reasons": reasons}

@@ -80,9 +80,12 @@ class Problem(BaseModel):
     def metadata(self) -> dict[str, Any]:
         return {"school": self.school, "grade": self.grade, "course": self.course, "unit": self.unit}
 
-    def content_hash(self, curriculum: str) -> str:
-        """Hash of everything that decides the label: re-labeling is skipped when it is unchanged."""
+    def content_hash(self, curriculum: str, image_sha: str | None = None) -> str:
+        """Hash of everything that decides the label: re-labeling is skipped when it is unchanged. ``image_sha``
+        is the hash of the image's bytes for a problem read off an image (its path alone says nothing)."""
         payload = {"text": self.text, "image": self.image, "metadata": self.metadata, "curriculum": curriculum}
+        if image_sha:
+            payload["image_sha"] = image_sha
         return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
     def query_text(self) -> str:

@@ -109,13 +109,15 @@ def graph_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 
 @app.command("label")
 def label_file(
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .jsonl, .csv or .zip problem file")],
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A .jsonl, .csv, .png, .jpg, .pdf or .zip problem file")
+    ],
     curriculum: Annotated[str | None, typer.Option(help="Target curricula ('kr' = kr-2022,kr-2015)")] = None,
     force: Annotated[bool, typer.Option(help="Relabel already labeled problems")] = False,
 ) -> None:
     """Label one file in-process (no Airflow), through the same drop-folder steps the DAG runs."""
     from labeling.batch import CurriculumIndex, batch_config, claim_files, run_batch
-    from mathlabel.clients import build_stores, llm_judge
+    from mathlabel.clients import build_stores, llm_judge, page_reader
     from training.registry import labeler_from_settings
 
     settings = get_settings()
@@ -128,7 +130,7 @@ def label_file(
     keys = claim_files(stores.objects, cfg.run_id, run_id, run_date=cfg.run_date)
     summary = run_batch(
         keys, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler,
-        judge=llm_judge(settings, index),
+        judge=llm_judge(settings, index), reader=lambda: page_reader(settings),
     )  # fmt: skip
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 

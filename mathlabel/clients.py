@@ -18,6 +18,7 @@ from stores.objects import LocalObjectStore, ObjectStore, S3ObjectStore
 if TYPE_CHECKING:
     from labeling.index import CurriculumIndex
     from labeling.llm import Judge
+    from labeling.vision import LayoutDetector, PageReader
 
 
 def object_store(settings: Settings) -> ObjectStore:
@@ -84,3 +85,42 @@ def llm_judge(settings: Settings, index: CurriculumIndex) -> Judge | None:
     if settings.llm.tools:
         return ReviewAgent(chat, index, f"{settings.llm.model}+graph-tools")
     return LLMJudge(chat, settings.llm.model)
+
+
+def layout_detector(settings: Settings) -> LayoutDetector | None:
+    """The trained layout detector ``ocr.layout_model`` names (a ``models:/`` URI or a ``best.pt`` path), or None.
+
+    Raises:
+        ValueError: the URI or path does not resolve (a configured detector that is missing is an error, not a
+            silent fallback).
+    """
+    from pathlib import Path
+
+    source = settings.ocr.layout_model
+    if not source:
+        return None
+    from training.layout import configure_ultralytics
+
+    configure_ultralytics(settings.var_path / "ultralytics")
+    from labeling.vision import YoloLayout
+
+    if source.startswith("models:/"):
+        from training.layout import download_weights
+
+        weights, version, imgsz = download_weights(source, settings.mlflow_tracking_uri, settings.var_path / "models")
+        return YoloLayout(weights, version, imgsz=imgsz)
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise ValueError(f"ocr.layout_model {source!r}: no such file (expected a models:/ URI or a best.pt path)")
+    return YoloLayout(path, f"layout-detector:{path.name}")
+
+
+def page_reader(settings: Settings) -> PageReader:
+    """Layout + OCR for page images, as configured in ``settings.ocr`` (engines check their files on first use)."""
+    from labeling.ocr import engine
+    from labeling.vision import PageReader
+
+    text = engine(settings.ocr.text_engine, settings)
+    same = settings.ocr.formula_engine == settings.ocr.text_engine
+    formula = text if same else engine(settings.ocr.formula_engine, settings)
+    return PageReader(text, formula, layout_detector(settings))

@@ -67,6 +67,7 @@ class LabelingSettings(_Section):
     auto_accept_score: float = 0.6
     max_text_chars: int = 20000
     chunk_size: int = 500
+    pages_per_chunk: int = 8
     settle_seconds: float = 10.0
     orphan_after_seconds: float = 21600.0
 
@@ -100,6 +101,7 @@ class OcrSettings(_Section):
     tessdata_dir: str = ""
     rapidocr_model_dir: str = "bundled"
     min_confidence: float = 0.8
+    layout_model: str = ""
 
 
 class Settings(BaseSettings):

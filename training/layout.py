@@ -445,6 +445,43 @@ def register_run(result: dict[str, Any], tracking_uri: str) -> str:
     return str(mlflow.register_model(model_uri, MODEL_NAME, tags=tags).version)
 
 
+def download_weights(model_uri: str, tracking_uri: str, cache_dir: Path) -> tuple[Path, str, int]:
+    """``best.pt`` of a registered layout detector (``models:/layout-detector@champion`` or ``.../3``), downloaded
+    once into ``cache_dir/<name>-v<version>/``; returns the path, ``layout-detector-v<version>`` and its training
+    image size.
+
+    Raises:
+        TrainingError: the URI names no version, or the version has no ``best.pt``.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    _disable_mlflow_telemetry()
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    ref = model_uri.removeprefix("models:/")
+    try:
+        if "@" in ref:
+            name, _, alias = ref.partition("@")
+            version = client.get_model_version_by_alias(name, alias)
+        else:
+            name, _, number = ref.partition("/")
+            version = client.get_model_version(name, number)
+    except MlflowException as exc:
+        raise TrainingError(f"{model_uri}: no such registered layout detector ({str(exc).splitlines()[0]})") from exc
+    target = cache_dir / f"{name}-v{version.version}"
+    weights = target / "best.pt"
+    if not weights.is_file():
+        mlflow.set_tracking_uri(tracking_uri)
+        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version.version}",
+                                                          dst_path=str(target / "download")))  # fmt: skip
+        found = sorted(folder.rglob("best.pt"))
+        if not found:
+            raise TrainingError(f"{model_uri}: version {version.version} has no best.pt among its files")
+        shutil.copyfile(found[0], weights)
+    imgsz = int((version.tags or {}).get("imgsz") or 640)
+    return weights, f"{name}-v{version.version}", imgsz
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m training.layout --dataset input-data/layout/v1 --epochs 50``: train on the configured stores."""
     parser = argparse.ArgumentParser(prog="python -m training.layout", description=__doc__.split("\n\n")[0])

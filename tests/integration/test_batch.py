@@ -90,7 +90,7 @@ def test_changed_text_is_relabeled_under_the_same_key(clean_objects, clean_label
     assert doc["run_id"] == "run-v2" and doc["labels"] == ["9수01-02"]
 
 
-def test_an_image_only_record_is_quarantined_with_the_reason(clean_objects, clean_labels, index):
+def test_a_record_whose_image_is_missing_is_quarantined_with_the_reason(clean_objects, clean_labels, index):
     objects, labels = clean_objects, clean_labels
     objects.write_bytes("incoming/img.jsonl", _data() + b'{"id": "i-1", "image": "page1.png"}\n')
     cfg = batch_config("run-img")
@@ -99,7 +99,7 @@ def test_an_image_only_record_is_quarantined_with_the_reason(clean_objects, clea
     (error_key,) = [k for k in objects.list("quarantine") if k.endswith(".error.json")]
     error = json.loads(objects.read_bytes(error_key))
     assert [(r["record"], r["id"]) for r in error["records"]] == [(3, "i-1")]
-    assert "OCR" in error["records"][0]["reason"]
+    assert "image 'page1.png' not found" in error["records"][0]["reason"]
 
 
 def test_a_zip_of_problem_files_is_unpacked_and_each_member_labeled(clean_objects, clean_labels, index):

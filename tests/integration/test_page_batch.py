@@ -1,0 +1,151 @@
+"""Pages and images through the drop-folder steps, with real Tesseract/RapidOCR and the embedded stores."""
+
+import io
+import json
+import struct
+import zipfile
+import zlib
+
+import pytest
+from PIL import Image
+
+from labeling.batch import CurriculumIndex, batch_config, claim_files, run_batch
+from mathlabel.clients import page_reader
+from training.pages import generate_page
+
+pytestmark = pytest.mark.integration
+
+TWO_PROBLEMS = 36  # a generated page (clean) with problems 17 and 18, in one column
+
+
+@pytest.fixture
+def index(seeded_graph):
+    return CurriculumIndex(seeded_graph, "kr-2022")
+
+
+@pytest.fixture
+def reader(settings):
+    return lambda: page_reader(settings)
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _huge_png(width: int, height: int) -> bytes:
+    """A PNG whose header says width x height (a decompression bomb: never decoded)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def _run(objects, labels, index, reader, run_id, **kwargs):
+    cfg = batch_config(run_id, **kwargs)
+    return run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg,
+                     reader=reader)  # fmt: skip
+
+
+def test_a_page_with_two_problems_becomes_two_label_documents(clean_objects, clean_labels, index, reader):
+    objects, labels = clean_objects, clean_labels
+    page = generate_page(TWO_PROBLEMS, noise=False)
+    truth = [p["text"] for p in page.problems]
+    assert len(truth) == 2
+    objects.write_bytes("incoming/worksheet.png", _png(page.image))
+
+    summary = _run(objects, labels, index, reader, "run-page")
+
+    assert (summary["labeled"], summary["quarantined"], summary["pages_read"]) == (2, 0, 1)
+    docs = sorted(labels.find_labels(), key=lambda d: d["problem_id"])
+    assert [d["problem_id"] for d in docs] == ["worksheet.png#p1-1", "worksheet.png#p1-2"]
+    for doc, text in zip(docs, truth, strict=True):
+        first_words = text.split()[:2]
+        assert all(word in doc["input"]["text"] for word in first_words), (doc["input"]["text"], text)
+        assert doc["input"]["ocr"]["confidence"] > 0.5 and "tesseract" in doc["model_versions"]["ocr"]
+        assert doc["model_versions"]["layout"] == "projection-v1"
+        assert {r["cls"] for r in doc["input"]["regions"]} >= {"text"}
+        assert doc["input"]["page"]["page"] == 1 and doc["input"]["page"]["problems"] == 2
+        crop_key = doc["input"]["page"]["crop"].split("/objects/", 1)[1]
+        with Image.open(io.BytesIO(objects.read_bytes(crop_key))) as crop:
+            assert crop.height < page.image.height / 2  # one problem, not the page
+        assert doc["labels"] and doc["candidates"]
+    top_box, second_box = (d["input"]["page"]["box"] for d in docs)
+    assert top_box[3] <= second_box[1]  # reading order: the first problem is above the second
+    assert objects.list("processing") == [] and any(k.endswith("worksheet.png") for k in objects.list("processed"))
+
+    objects.write_bytes("incoming/worksheet.png", _png(page.image))  # the same page again: nothing is read or written
+    again = _run(objects, labels, index, reader, "run-page-again")
+    assert (again["labeled"], again["skipped"], again["pages_read"]) == (0, 2, 0)
+    assert labels.count_labels() == 2
+
+
+def test_bad_images_are_quarantined_with_reasons_and_good_inputs_go_on(clean_objects, clean_labels, index, reader):
+    objects, labels = clean_objects, clean_labels
+    objects.write_bytes("incoming/corrupt.png", b"\x89PNG\r\n\x1a\n this is not an image")
+    objects.write_bytes("incoming/blank.png", _png(Image.new("RGB", (1240, 1754), "white")))
+    objects.write_bytes("incoming/huge.png", _huge_png(20_000, 20_000))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../../x.png", _png(Image.new("RGB", (10, 10), "black")))
+        zf.writestr("set.jsonl", json.dumps({"id": "z-1", "text": "삼각형의 세 내각의 크기의 합을 구하시오."}, ensure_ascii=False))
+    objects.write_bytes("incoming/bundle.zip", archive.getvalue())
+
+    summary = _run(objects, labels, index, reader, "run-bad")
+
+    assert summary["labeled"] == 1 and labels.get_label("z-1@lexical-bm25-v1") is not None
+    errors = {k.rsplit("/", 1)[1]: json.loads(objects.read_bytes(k)) for k in objects.list("quarantine")
+              if k.endswith(".error.json")}  # fmt: skip
+    assert "not a readable PNG or JPEG" in errors["corrupt.png.error.json"]["reason"]
+    assert "blank" in errors["blank.png.error.json"]["reason"]
+    assert "20000x20000" in errors["huge.png.error.json"]["reason"]
+    refused = errors["bundle.zip.error.json"]["records"]
+    assert [r["id"] for r in refused] == ["../../x.png"] and "unsafe path" in refused[0]["reason"]
+    assert not any("x.png" in k for k in objects.list("") if not k.startswith("quarantine/"))  # never written out
+    assert objects.list("processing") == []  # every input is processed or quarantined
+
+
+def test_a_record_with_an_image_is_read_as_one_problem_and_its_image_filed_with_it(
+    clean_objects, clean_labels, index, reader
+):
+    objects, labels = clean_objects, clean_labels
+    page = generate_page(TWO_PROBLEMS, noise=False)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("images/q1.png", _png(page.image))
+        zf.writestr("set.jsonl", "\n".join([
+            json.dumps({"id": "img-1", "image": "images/q1.png", "school": "중학교", "grade": 1}),
+            json.dumps({"id": "img-2", "image": "images/missing.png"}),
+        ]))  # fmt: skip
+    objects.write_bytes("incoming/set.zip", archive.getvalue())
+
+    summary = _run(objects, labels, index, reader, "run-record-image")
+
+    assert (summary["labeled"], summary["quarantined"]) == (1, 1)
+    doc = labels.get_label("img-1@lexical-bm25-v1")
+    assert doc["metadata"]["grade"] == 1 and doc["input"]["page"]["problems"] == 1
+    assert all(word in doc["input"]["text"] for word in page.problems[1]["text"].split()[:2])  # both problems, one text
+    (error_key,) = [k for k in objects.list("quarantine") if k.endswith(".error.json")]
+    assert "not found" in json.loads(objects.read_bytes(error_key))["records"][0]["reason"]
+    assert [k for k in labels.find_labels() if "#p" in k["problem_id"]] == []  # the image was not labeled as a page
+    assert objects.list("processing") == []
+    assert any(k.endswith("images/q1.png") for k in objects.list("processed"))
+
+
+def test_a_pdf_page_by_page_with_a_blank_page_quarantined(clean_objects, clean_labels, index, reader, tmp_path):
+    objects, labels = clean_objects, clean_labels
+    first = generate_page(TWO_PROBLEMS, noise=False).image
+    pdf = tmp_path / "set.pdf"
+    first.save(pdf, save_all=True, append_images=[Image.new("RGB", first.size, "white")], resolution=150)
+    objects.write_bytes("incoming/set.pdf", pdf.read_bytes())
+
+    summary = _run(objects, labels, index, reader, "run-pdf")
+
+    assert (summary["labeled"], summary["quarantined"]) == (2, 1)
+    assert {d["problem_id"] for d in labels.find_labels()} == {"set.pdf#p1-1", "set.pdf#p1-2"}
+    (error_key,) = [k for k in objects.list("quarantine") if k.endswith(".error.json")]
+    (record,) = json.loads(objects.read_bytes(error_key))["records"]
+    assert record["record"] == 2 and "blank" in record["reason"]
