@@ -236,6 +236,21 @@ def _strip_rules(mask: np.ndarray) -> tuple[np.ndarray, list[int], list[int]]:
     return mask & ~rules, verticals, horizontals
 
 
+def _despeckle(mask: np.ndarray, max_area: int = 12) -> np.ndarray:
+    """The mask without specks of scan dust: components of at most ``max_area`` pixels far from any other ink."""
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= max_area)
+    small = small[small != 0]
+    if small.size == 0:
+        return mask
+    specks = np.isin(labels, small)
+    big = mask & ~specks
+    near = cv2.dilate(big.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0  # dots of i, j, periods, 의's stroke
+    return big | (specks & near)
+
+
 def deskew(image: Image.Image, max_degrees: float = 3.0) -> tuple[Image.Image, float]:
     """The page rotated so that its lines are level (the angle whose row profile is sharpest), and that angle."""
     import cv2
@@ -266,8 +281,8 @@ def _columns(mask: np.ndarray, verticals: list[int]) -> list[tuple[int, int]]:
     height, width = mask.shape
     middle = [x for x in verticals if 0.3 * width <= x <= 0.7 * width]
     if middle:
-        split = middle[0]
-        return [(0, split), (split + 1, width)]
+        split, margin = middle[0], max(4, width // 150)  # the rule's blurred edges stay out of both columns
+        return [(0, split - margin), (split + margin, width)]
     smear = max(3, width // 60)
     solid = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((1, smear), np.uint8)) > 0
     ink_rows = solid.any(axis=1)
@@ -306,7 +321,7 @@ def find_lines(mask: np.ndarray) -> list[Region]:
     """Lines of ink in reading order (columns left to right, top to bottom): ``text`` lines and tall ``figure``
     blocks. Rows of a line closer than a third of a typical line height are merged (superscripts, fraction bars).
     Lines above a full-width rule in the top quarter of the page (a worksheet's title block) are ``header``."""
-    clean, verticals, horizontals = _strip_rules(mask)
+    clean, verticals, horizontals = _strip_rules(_despeckle(mask))
     header_rule = max((y for y in horizontals if y < 0.25 * mask.shape[0]), default=-1)
     height, width = clean.shape
     regions: list[Region] = []

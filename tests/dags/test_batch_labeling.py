@@ -163,3 +163,26 @@ def test_a_run_labels_with_the_registered_champion(dag, seeded_graph, clean_obje
     assert all(d["model_versions"]["labeler"] == version for d in docs)
     (report_key,) = [k for k in clean_objects.list("reports") if k.endswith(".json")]
     assert json.loads(clean_objects.read_bytes(report_key))["model_versions"] == [version]
+
+
+def test_a_scanned_page_is_split_into_problems_by_the_dag(dag, seeded_graph, clean_objects, clean_labels):
+    import io
+
+    from training.pages import generate_page
+
+    page = generate_page(36, noise=True)  # two problems, with scan noise (skew, blur, JPEG, uneven light)
+    jpeg = io.BytesIO()
+    page.image.save(jpeg, format="JPEG", quality=85)
+    clean_objects.write_bytes("incoming/scan.jpg", jpeg.getvalue())
+
+    run = _run(dag)
+
+    docs = sorted(clean_labels.find_labels(), key=lambda d: d["problem_id"])
+    assert [d["problem_id"] for d in docs] == ["scan.jpg#p1-1", "scan.jpg#p1-2"]
+    assert all(d["input"]["ocr"]["text"] and d["input"]["regions"] for d in docs)
+    low = [d for d in docs if d["input"]["ocr"]["confidence"] < 0.8]
+    assert all(any("OCR confidence" in r for r in d["decision"]["reasons"]) for d in low)
+    assert [ti.state for ti in run.get_task_instances() if ti.task_id == "label"] == ["success"]
+    (report_key,) = [k for k in clean_objects.list("reports") if k.endswith(".json")]
+    report = json.loads(clean_objects.read_bytes(report_key))
+    assert report["pages_read"] == 1 and report["seconds_per_page"] > 0

@@ -84,6 +84,21 @@ def test_layout_detector_trains_offline_keeps_the_best_checkpoint_and_registers_
     predicted = served.predict([str(page)])
     assert len(predicted) == 1 and all(r["cls"] in CLASSES for r in predicted[0])
 
+    # Labeling configured with the registered detector: its weights come from the registry, pages are read with it.
+    from PIL import Image
+
+    from mathlabel.clients import page_reader
+
+    configured = settings.model_copy(update={"ocr": settings.ocr.model_copy(
+        update={"layout_model": f"models:/{MODEL_NAME}/{version.version}"})})  # fmt: skip
+    reader = page_reader(configured)
+    assert reader.layout_version == f"{MODEL_NAME}-v{version.version}"
+    assert reader.detector.imgsz == 320
+    reader.detector.conf = 1e-4
+    assert {r.cls for r in reader.detector.detect(Image.open(page))} <= set(CLASSES)
+    reading = reader.read(Image.open(page))  # no confident problem box from 2 epochs: split by problem numbers
+    assert reading.layout == f"{MODEL_NAME}-v{version.version}" and reading.problems
+
     assert attempts == [], f"network access was attempted: {attempts}"
 
 
