@@ -30,9 +30,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labeling.ocr import cer  # noqa: E402
-from labeling.schemas import Problem  # noqa: E402
-from training.pages import generate_page, page_seed  # noqa: E402
+from labeling.ocr import cer
+from labeling.schemas import Problem
+from training.pages import generate_page, page_seed
 
 
 def iou(a, b) -> float:

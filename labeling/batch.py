@@ -15,10 +15,10 @@ import json
 import logging
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from labeling import page_input
@@ -196,9 +196,13 @@ def _unpack(objects: ObjectStore, key: str, claimed: str, run_date: str, run_id:
                 try:
                     safe.append((member, join(claimed, name + ZIP_MEMBERS, check_key(member.filename))))
                 except StoreError as exc:
-                    refused.append({"record": number, "id": member.filename, "reason": f"unsafe path in archive: {exc}"})
+                    refused.append(
+                        {"record": number, "id": member.filename, "reason": f"unsafe path in archive: {exc}"}
+                    )
             if not safe:
-                raise IngestError(f"{name}: no usable member ({'; '.join(r['reason'] for r in refused[:3]) or 'empty'})")
+                raise IngestError(
+                    f"{name}: no usable member ({'; '.join(r['reason'] for r in refused[:3]) or 'empty'})"
+                )
             for member, target in safe:
                 objects.write_bytes(target, archive.read(member))
     except (zipfile.BadZipFile, IngestError, StoreError) as exc:
@@ -207,8 +211,10 @@ def _unpack(objects: ObjectStore, key: str, claimed: str, run_date: str, run_id:
     if refused:
         base = free_key(objects, join("quarantine", run_date, name), data)
         objects.write_bytes(base, data)
-        write_error(objects, base, {"file": name, "run_id": run_id, "source": objects.uri(join(INCOMING, name)),
-                                    "reason": f"{len(refused)} member(s) of the archive refused", "records": refused})  # fmt: skip
+        reason = f"{len(refused)} member(s) of the archive refused"
+        source = objects.uri(join(INCOMING, name))
+        write_error(objects, base, {"file": name, "run_id": run_id, "source": source, "reason": reason,
+                                    "records": refused})  # fmt: skip
         for item in refused:
             log.error("%s: member %s refused: %s", name, item["id"], item["reason"])
     objects.move(key, free_key(objects, join("processed", run_date, name), data))
@@ -444,7 +450,9 @@ def label_chunk(
     text_rows = [row for row in rows if "page" not in row]
     problems = [(row, Problem.model_validate(row["problem"])) for row in text_rows]
     page_rows = [row for row in rows if "page" in row]
-    first_ids = [label_doc_id(page_input.page_problem_id(name, row["record"], 1), cfg.model_version) for row in page_rows]
+    first_ids = [
+        label_doc_id(page_input.page_problem_id(name, row["record"], 1), cfg.model_version) for row in page_rows
+    ]
     stored = labels.get_labels([label_doc_id(p.id, cfg.model_version) for _, p in problems] + first_ids)
     items: list[_Item] = []
     to_read: list[tuple[dict[str, Any], Problem | None]] = []
@@ -614,8 +622,8 @@ def finish_run(
                 entry["status"] = "processed"
             elif item.get("owner") in quarantined and objects.exists(item["key"]):
                 owner = quarantined[item["owner"]]
-                entry.update(_quarantine(objects, item["key"], item["name"], run_id, run_date,
-                                         f"named by {owner['name']}, which was quarantined: {owner['error']}").to_dict())  # fmt: skip
+                reason = f"named by {owner['name']}, which was quarantined: {owner['error']}"
+                entry.update(_quarantine(objects, item["key"], item["name"], run_id, run_date, reason).to_dict())
             elif item.get("owner") not in finished:
                 entry["status"] = "unfinished"
         elif item["status"] == "prepared":

@@ -207,7 +207,9 @@ def load_page(objects: ObjectStore, key: str) -> Image.Image:
 
 def crop_of(image: Image.Image, box: tuple[int, int, int, int], pad: int = 8) -> bytes:
     x0, y0, x1, y1 = box
-    return _png(image.crop((max(0, x0 - pad), max(0, y0 - pad), min(image.width, x1 + pad), min(image.height, y1 + pad))))
+    return _png(
+        image.crop((max(0, x0 - pad), max(0, y0 - pad), min(image.width, x1 + pad), min(image.height, y1 + pad)))
+    )
 
 
 def page_problems(name: str, page: int, image_uri: str, reading_problems: list[PageProblem]) -> list[Problem]:

@@ -50,6 +50,9 @@ WORK_LONG_SIDE = 2400  # pages are scaled down to this (scans at 300 dpi read as
 BLANK_INK_SHARE = 0.0003  # a page with less ink than this share of its pixels is blank
 # "12.", "12)", "[12]", "(12)", "12번"; Tesseract often reads "[1]" as "[11" (the bracket as a 1), hence the [1l|I].
 PROBLEM_NUMBER = re.compile(r"^\s*(?:\[\s*(\d{1,3}?)\s*[\]1l|I]|\(?\s*(\d{1,3})\s*(?:[.)\]]|번))\s*")
+# A bare number before Korean text ("20 집에서 ..."): OCR drops the period of a bold "20." often. Trusted only at a
+# column's left margin and when it continues the page's numbering (or starts it).
+LOOSE_NUMBER = re.compile(r"^\s*0?(\d{1,3})\s+(?=[\uac00-\ud7a3])")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) in page pixels
 
@@ -240,7 +243,7 @@ def _despeckle(mask: np.ndarray, max_area: int = 12) -> np.ndarray:
     """The mask without specks of scan dust: components of at most ``max_area`` pixels far from any other ink."""
     import cv2
 
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= max_area)
     small = small[small != 0]
     if small.size == 0:
@@ -278,7 +281,7 @@ def _columns(mask: np.ndarray, verticals: list[int]) -> list[tuple[int, int]]:
     line of text crosses. Lines are smeared horizontally first, so the gaps between words do not count."""
     import cv2
 
-    height, width = mask.shape
+    width = mask.shape[1]
     middle = [x for x in verticals if 0.3 * width <= x <= 0.7 * width]
     if middle:
         split, margin = middle[0], max(4, width // 150)  # the rule's blurred edges stay out of both columns
@@ -323,7 +326,6 @@ def find_lines(mask: np.ndarray) -> list[Region]:
     Lines above a full-width rule in the top quarter of the page (a worksheet's title block) are ``header``."""
     clean, verticals, horizontals = _strip_rules(_despeckle(mask))
     header_rule = max((y for y in horizontals if y < 0.25 * mask.shape[0]), default=-1)
-    height, width = clean.shape
     regions: list[Region] = []
     for column, (x0, x1) in enumerate(_columns(clean, verticals)):
         band = clean[:, x0:x1]
@@ -524,8 +526,11 @@ class PageReader:
     def _looks_like_formula(result: OcrResult) -> bool:
         """A line the text engine read without Hangul but with an operator: a display formula."""
         text = result.text
-        return bool(text) and not HANGUL.search(text) and bool(re.search(r"[=+×÷^<>≤≥√]|\d\s*[-/]\s*\d", text)) and (
-            PROBLEM_NUMBER.match(text) is None
+        return (
+            bool(text)
+            and not HANGUL.search(text)
+            and bool(re.search(r"[=+×÷^<>≤≥√]|\d\s*[-/]\s*\d", text))
+            and (PROBLEM_NUMBER.match(text) is None)
         )
 
     def _group_by_numbers(
@@ -540,30 +545,45 @@ class PageReader:
             columns.setdefault(region.column, []).append(region)
         groups: list[tuple[int | None, list[Region]]] = []
         furniture: list[Region] = []
-        starts: dict[int, re.Match[str]] = {}  # id(region) → its problem number
+        starts: dict[int, int] = {}  # id(region) → its problem number
+        previous: int | None = None
         for column in columns.values():
             text_lefts = [r.box[0] for r in column if r.cls in {"text", "formula"}]
             margin = min(text_lefts) if text_lefts else 0
             for region in column:
-                match = PROBLEM_NUMBER.match(region.text) if region.cls in {"text", "formula"} else None
-                if match is not None and region.box[0] <= margin + 1.5 * line_height:
-                    starts[id(region)] = match
+                if region.cls not in {"text", "formula"} or region.box[0] > margin + 1.5 * line_height:
+                    continue
+                match = PROBLEM_NUMBER.match(region.text)
+                loose = LOOSE_NUMBER.match(region.text) if match is None else None
+                if match is not None:
+                    starts[id(region)] = previous = _number(match)
+                elif loose is not None and (previous is None or int(loose.group(1)) == previous + 1):
+                    starts[id(region)] = previous = int(loose.group(1))
         first = min((r.box[1] for r in lines if id(r) in starts), default=height)
         for column in columns.values():
             for region in column:
                 small = (region.box[2] - region.box[0]) < 0.2 * width
                 in_margin = region.box[3] > 0.94 * height or region.box[1] < 0.04 * height
                 if id(region) in starts:
-                    groups.append((_number(starts[id(region)]), [region]))
-                elif region.cls == "header" or region.box[3] <= first or (in_margin and small):
+                    groups.append((starts[id(region)], [region]))
+                elif (
+                    region.cls == "header"
+                    or region.box[3] <= first
+                    or (in_margin and small)
+                    or (small and groups and region.box[1] - groups[-1][1][-1].box[3] > 5 * line_height)
+                ):  # a header, a page number, or a speck of text far below the last problem
                     furniture.append(region)
                 elif groups:
                     groups[-1][1].append(region)
                 else:
                     furniture.append(region)  # above the first problem: a header
         if not groups:  # no problem number anywhere: the page (less its header and page number) is one problem
-            body = [r for r in lines if r.cls != "header" and not (
-                (r.box[2] - r.box[0]) < 0.2 * width and (r.box[3] > 0.94 * height or r.box[1] < 0.04 * height))]
+            body = [
+                r
+                for r in lines
+                if r.cls != "header"
+                and not ((r.box[2] - r.box[0]) < 0.2 * width and (r.box[3] > 0.94 * height or r.box[1] < 0.04 * height))
+            ]
             return ([(None, body)] if body else []), [r for r in lines if r not in body]
         return groups, furniture
 
@@ -596,7 +616,11 @@ class PageReader:
         for i, region in enumerate(regions):
             text = region.text.strip()
             if i == 0 and strip_number:
-                text = PROBLEM_NUMBER.sub("", text, count=1)
+                text = (
+                    PROBLEM_NUMBER.sub("", text, count=1)
+                    if PROBLEM_NUMBER.match(text)
+                    else LOOSE_NUMBER.sub("", text, count=1)
+                )
             if region.cls == "figure":
                 text = f"[그림: {text}]" if text else "[그림]"
             elif region.cls == "table":
@@ -608,9 +632,8 @@ class PageReader:
 
 def _without_rules(crop: Image.Image) -> Image.Image:
     """The crop with its long straight lines (table rules, axes) painted white, so that only the text is read."""
-    from PIL import Image
-
     import cv2
+    from PIL import Image
 
     mask = ink_mask(crop).astype(np.uint8)
     long_side = max(8, min(crop.size) // 4)

@@ -91,7 +91,10 @@ def test_bad_images_are_quarantined_with_reasons_and_good_inputs_go_on(clean_obj
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("../../x.png", _png(Image.new("RGB", (10, 10), "black")))
-        zf.writestr("set.jsonl", json.dumps({"id": "z-1", "text": "삼각형의 세 내각의 크기의 합을 구하시오."}, ensure_ascii=False))
+        zf.writestr(
+            "set.jsonl",
+            json.dumps({"id": "z-1", "text": "삼각형의 세 내각의 크기의 합을 구하시오."}, ensure_ascii=False),
+        )
     objects.write_bytes("incoming/bundle.zip", archive.getvalue())
 
     summary = _run(objects, labels, index, reader, "run-bad")
