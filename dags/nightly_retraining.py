@@ -9,6 +9,7 @@ from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 CHAMPION_ASSET = Asset("text_labeler_champion")
+LAYOUT_CHAMPION_ASSET = Asset("layout_detector_champion")
 
 DOC_MD = """
 ### nightly_retraining
@@ -31,7 +32,12 @@ Every night at 02:00 Asia/Seoul (and from the UI with Params):
    (`promotion=auto`), or after a person approves in the Airflow UI (`promotion=approval`); the
    `text_labeler_champion` Asset then tells downstream runs. A worse or rejected challenger stays registered.
 
-**Params**: `curriculum`, `models` (`text`; `layout` arrives with the image issue), `promotion` (auto|approval),
+With `layout` among `models`, **train_layout** trains the YOLO layout detector (`python -m training.layout`, as a
+subprocess on this worker) on `training.layout_dataset` (generated first when missing), registers it as a
+`layout-detector` version, and **promote_layout** makes it the champion when there is none or when its validation
+mAP50 beats the champion's on the same dataset (the `layout_detector_champion` Asset then tells labeling runs).
+
+**Params**: `curriculum`, `models` (`text`, `layout`), `promotion` (auto|approval),
 `margin`, `compute` (local|ec2), `instance_type`, `epochs` (for epoch-based models), `new_holdout`,
 `settle_seconds`.
 """
@@ -103,8 +109,8 @@ def nightly_retraining():
             "new_holdout": params["new_holdout"],
             "settle_seconds": params["settle_seconds"],
         }
-        if "layout" in chosen["models"]:
-            print("layout detector: not part of this DAG yet (train it with python -m training.layout); text only")
+        if "layout" in chosen["models"] and chosen["compute"] == "ec2":
+            print("layout detector: trains on this worker; compute=ec2 moves the text labeler's training only")
         if chosen["compute"] == "ec2" and not chosen["instance_id"]:
             raise ValueError("compute=ec2 needs MATHLABEL_TRAINING__EC2_INSTANCE_ID (the GPU instance to start)")
         print(f"options: {chosen}")
@@ -166,6 +172,10 @@ def nightly_retraining():
         from training.snapshot_validation import validate_snapshot
 
         context, training = get_current_context(), _settings().training
+        if "text" not in opts["models"]:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(f"models={opts['models']}: the text labeler is not trained in this run")
         if snap["manifest"]["train"]["problems"] == 0 and snap["manifest"]["holdout"]["problems"] == 0:
             from airflow.sdk.exceptions import AirflowSkipException
 
@@ -291,11 +301,75 @@ def nightly_retraining():
         print(f"{MODEL_NAME} version {registered['version']} is the champion")
         return {"champion": registered["version"]}
 
+    @task(execution_timeout=timedelta(hours=8))
+    def train_layout(opts: dict) -> dict:
+        import json
+        import subprocess
+        import sys
+
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from labeling.batch import safe_run_id
+        from operators.clients import build_stores
+        from stores.objects import join
+        from training.layout import dataset_version
+        from training.pages import write_yolo_dataset
+
+        if "layout" not in opts["models"]:
+            raise AirflowSkipException(f"models={opts['models']}: the layout detector is not trained in this run")
+        context, training = get_current_context(), _settings().training
+        objects = build_stores().objects
+        prefix = training.layout_dataset.strip("/")
+        if not objects.exists(join(prefix, "manifest.json")):
+            print(f"{prefix} does not exist yet: generating {training.layout_train_pages}+{training.layout_val_pages}"
+                  " pages")  # fmt: skip
+            write_yolo_dataset(objects, dataset_version(prefix), train=training.layout_train_pages,
+                               val=training.layout_val_pages, imgsz_hint=training.layout_imgsz)  # fmt: skip
+        result_key = f"reports/retraining/{safe_run_id(context['run_id'])}.layout.json"
+        command = [sys.executable, "-m", "training.layout", "--dataset", prefix,
+                   "--epochs", str(opts["epochs"] or training.layout_epochs), "--imgsz", str(training.layout_imgsz),
+                   "--batch", str(training.layout_batch), "--result-key", result_key]  # fmt: skip
+        print("running: " + " ".join(command))
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        print(done.stdout[-4000:], done.stderr[-4000:])
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"layout training exited with {done.returncode}: {done.stderr.strip().splitlines()[-1:]}"
+            )
+        result = json.loads(objects.read_bytes(result_key))
+        result.pop("history", None)
+        print(f"layout-detector version {result['registered_version']}: {result['metrics']}")
+        return result
+
+    @task(outlets=[LAYOUT_CHAMPION_ASSET])
+    def promote_layout(result: dict) -> dict:
+        import mlflow
+        from mlflow.exceptions import MlflowException
+
+        from training.layout import MODEL_NAME as LAYOUT
+        from training.layout import promotion_decision
+
+        settings = _settings()
+        client = mlflow.MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+        try:
+            current = client.get_model_version_by_alias(LAYOUT, "champion")
+        except MlflowException:
+            current = None
+        promote, reason = promotion_decision(result, current, settings.training.layout_margin)
+        if not promote:  # skipped, so the Asset is not updated
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(f"{LAYOUT} version {result['registered_version']} kept back: {reason}")
+        client.set_registered_model_alias(LAYOUT, "champion", result["registered_version"])
+        print(f"{LAYOUT} version {result['registered_version']} is the champion: {reason}")
+        return {"version": result["registered_version"], "promoted": promote, "reason": reason}
+
+    promote_layout(train_layout(opts := options()))
+
     from airflow.providers.standard.operators.hitl import ApprovalOperator
 
     from operators.ec2_training import ec2_training
 
-    opts = options()
     snap = snapshot(opts, import_verified(opts))
     checked = validate(opts, snap)
     route = route_compute(opts, checked)

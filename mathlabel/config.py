@@ -85,6 +85,13 @@ class TrainingSettings(_Section):
     ec2_workdir: str = "/opt/mathlabel"
     aws_conn_id: str = "aws_default"
     region: str = ""
+    layout_dataset: str = "input-data/layout/v1"
+    layout_train_pages: int = 200
+    layout_val_pages: int = 50
+    layout_epochs: int = 50
+    layout_imgsz: int = 640
+    layout_batch: int = 8
+    layout_margin: float = 0.0
 
 
 class LLMSettings(_Section):

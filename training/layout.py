@@ -445,6 +445,24 @@ def register_run(result: dict[str, Any], tracking_uri: str) -> str:
     return str(mlflow.register_model(model_uri, MODEL_NAME, tags=tags).version)
 
 
+def promotion_decision(result: dict[str, Any], champion: Any | None, margin: float) -> tuple[bool, str]:
+    """Whether a newly trained detector (``train_layout_detector``'s result) should replace ``champion`` (an MLflow
+    model version or None), and why. Only validation on the same dataset version is comparable."""
+    ours = float(result["metrics"].get("mAP50", 0.0))
+    if champion is None:
+        return True, f"no champion yet; mAP50 {ours:.3f}"
+    tags = champion.tags or {}
+    if tags.get("dataset_version") != result["dataset_version"]:
+        return False, (
+            f"champion v{champion.version} was validated on dataset {tags.get('dataset_version')!r}, this one on "
+            f"{result['dataset_version']!r}: not comparable; promote by hand if wanted"
+        )
+    theirs = float(tags.get("mAP50") or 0.0)
+    if ours > theirs + margin:
+        return True, f"mAP50 {ours:.3f} beats champion v{champion.version}'s {theirs:.3f} by more than {margin:g}"
+    return False, f"mAP50 {ours:.3f} does not beat champion v{champion.version}'s {theirs:.3f} by more than {margin:g}"
+
+
 def download_weights(model_uri: str, tracking_uri: str, cache_dir: Path) -> tuple[Path, str, int]:
     """``best.pt`` of a registered layout detector (``models:/layout-detector@champion`` or ``.../3``), downloaded
     once into ``cache_dir/<name>-v<version>/``; returns the path, ``layout-detector-v<version>`` and its training
@@ -496,6 +514,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: mixed precision on a GPU")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the dataset copy and run folder here")
     parser.add_argument("--no-mlflow", action="store_true", help="neither log nor register in MLflow")
+    parser.add_argument("--result-key", default=None, help="also write the result JSON to this object key")
     args = parser.parse_args(argv)
 
     from mathlabel.clients import object_store
@@ -508,6 +527,8 @@ def main(argv: list[str] | None = None) -> None:
         tracking_uri=None if args.no_mlflow else settings.mlflow_tracking_uri,
         ultralytics_dir=settings.var_path / "ultralytics",
     )  # fmt: skip
+    if args.result_key:
+        object_store(settings).write_bytes(args.result_key, _metrics_json(result))
     print(json.dumps({k: v for k, v in result.items() if k != "history"}, ensure_ascii=False, indent=2))
 
 

@@ -197,3 +197,53 @@ def test_a_night_without_verified_labels_trains_nothing_and_is_not_an_alarm(dag,
     assert run.state == "success", json.dumps(states)
     assert states["validate"] == "skipped" and states["promote"] == "skipped"
     assert _versions(registry) == before and _alias(registry, "champion") is None
+
+
+@pytest.fixture
+def layout_settings(settings, monkeypatch):
+    """A tiny generated layout dataset and no layout-detector champion."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from mathlabel.config import get_settings
+    from training.layout import MODEL_NAME
+
+    for key, value in {"LAYOUT_DATASET": "input-data/layout/nightly-test", "LAYOUT_TRAIN_PAGES": "8",
+                       "LAYOUT_VAL_PAGES": "4", "LAYOUT_IMGSZ": "320", "LAYOUT_BATCH": "4"}.items():  # fmt: skip
+        monkeypatch.setenv(f"MATHLABEL_TRAINING__{key}", value)
+    get_settings.cache_clear()
+    client = mlflow.MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    try:
+        client.delete_registered_model_alias(MODEL_NAME, "champion")
+    except MlflowException:
+        pass
+    yield client
+    get_settings.cache_clear()
+
+
+def test_the_layout_detector_is_retrained_registered_and_promoted_only_when_better(
+    dag, registry, layout_settings, clean_objects, clean_labels
+):
+    from training.layout import MODEL_NAME
+
+    client = layout_settings
+    text_versions = _versions(registry)
+
+    first = _run(dag, models=["layout"], epochs=1)
+
+    states = _states(first)
+    assert first.state == "success", json.dumps(states)
+    assert states["train_layout"] == "success" and states["promote_layout"] == "success"
+    assert states["validate"] == "skipped" and _versions(registry) == text_versions  # the text labeler: untouched
+    assert clean_objects.exists("input-data/layout/nightly-test/manifest.json")  # generated, as it was missing
+    champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
+    assert champion.tags["dataset_version"] == "nightly-test" and champion.tags["epochs"] == "1"
+    assert any(k.endswith("/best.pt") and "/nightly-test/" in k for k in clean_objects.list("models/layout-detector"))
+
+    second = _run(dag, models=["layout"], epochs=1)  # same data, same seed: the same mAP50 is no improvement
+
+    states = _states(second)
+    assert second.state == "success" and states["promote_layout"] == "skipped", json.dumps(states)
+    newest = max(int(v.version) for v in client.search_model_versions(f"name='{MODEL_NAME}'"))
+    assert newest > int(champion.version)  # registered, not promoted
+    assert client.get_model_version_by_alias(MODEL_NAME, "champion").version == champion.version
