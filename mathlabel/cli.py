@@ -135,15 +135,26 @@ def label_file(
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 
 
-def _read_labeled(path: Path, index, max_text_chars: int):
+def _read_labeled(path: Path, index, max_text_chars: int, reader=None):
+    """Labeled records of a file; records with an ``image`` and no ``text`` are read by OCR when given a reader."""
     from labeling.validation import read_file
 
     parsed = read_file(path.name, path.read_bytes(), index.suite(max_text_chars))
-    for rejected in parsed.rejected[:5]:
-        typer.echo(f"skipped {path.name} record {rejected.record}: {rejected.reason}", err=True)
-    if len(parsed.rejected) > 5:
-        typer.echo(f"skipped {len(parsed.rejected) - 5} more records of {path.name}", err=True)
-    return [problem for _, problem in parsed.problems], len(parsed.rejected)
+    problems = [problem for _, problem in parsed.problems]
+    skipped = [(r.record, r.reason) for r in parsed.rejected]
+    timing: dict = {}
+    if any(p.text is None and p.image for p in problems):
+        from labeling.page_input import read_local_images
+
+        if reader is None:
+            raise typer.BadParameter(f"{path.name} has image records; they need OCR")
+        problems, refused, timing = read_local_images(problems, path.parent, reader())
+        skipped += [(f"id={pid}", reason) for pid, reason in refused]
+    for record, reason in skipped[:5]:
+        typer.echo(f"skipped {path.name} record {record}: {reason}", err=True)
+    if len(skipped) > 5:
+        typer.echo(f"skipped {len(skipped) - 5} more records of {path.name}", err=True)
+    return problems, len(skipped), timing
 
 
 @app.command("bench")
@@ -153,19 +164,27 @@ def bench(
     train: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="Train on these first")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Evaluate the labeler on your labeled problems against the seeded graph (seeds nothing)."""
+    """Evaluate the labeler on your labeled problems against the seeded graph (seeds nothing).
+
+    Records with an ``image`` (a path relative to the file) and no ``text`` are read by OCR first (layout + OCR as
+    configured in ``ocr``); the output then adds ``images`` and ``seconds_per_image``.
+    """
     from labeling.batch import CurriculumIndex
     from labeling.evaluate import evaluate
-    from mathlabel.clients import graph_store
+    from mathlabel.clients import graph_store, page_reader
 
     settings = get_settings()
     index = CurriculumIndex(graph_store(settings), curriculum or settings.labeling.curriculum)
-    problems, skipped = _read_labeled(test, index, settings.labeling.max_text_chars)
+    problems, skipped, timing = _read_labeled(
+        test, index, settings.labeling.max_text_chars, reader=lambda: page_reader(settings)
+    )
     labeler, train_seconds, n_train = index.retriever, None, 0
     if train is not None:
         from training.text_labeler import TrainedLabeler, train_text_labeler
 
-        train_problems, _ = _read_labeled(train, index, settings.labeling.max_text_chars)
+        train_problems, _, _ = _read_labeled(
+            train, index, settings.labeling.max_text_chars, reader=lambda: page_reader(settings)
+        )
         started = time.perf_counter()
         model = train_text_labeler(train_problems, index.standards)
         train_seconds = round(time.perf_counter() - started, 2)
@@ -175,7 +194,7 @@ def bench(
     )
     metrics.update(
         curricula=index.curricula, test_file=str(test), skipped_records=skipped,
-        train_records=n_train, train_seconds=train_seconds,
+        train_records=n_train, train_seconds=train_seconds, **timing,
     )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(metrics, ensure_ascii=False))
@@ -198,7 +217,7 @@ def train_command(
 
     settings = get_settings()
     index = CurriculumIndex(graph_store(settings), curriculum or settings.labeling.curriculum)
-    problems, _ = _read_labeled(train, index, settings.labeling.max_text_chars)
+    problems, _, _ = _read_labeled(train, index, settings.labeling.max_text_chars)
     model = train_text_labeler(problems, index.standards)
     ref = log_text_labeler(model, curricula=index.curricula, tracking_uri=settings.mlflow_tracking_uri)
     models = registry(settings.mlflow_tracking_uri)

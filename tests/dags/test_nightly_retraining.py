@@ -1,6 +1,7 @@
 """nightly_retraining under dag.test() on the embedded stack: import → snapshot → validate → train → evaluate →
 register → promote, asserting the MLflow registry; a worse challenger, invalid data and a human's answer."""
 
+import contextlib
 import json
 import threading
 import time
@@ -213,10 +214,8 @@ def layout_settings(settings, monkeypatch):
         monkeypatch.setenv(f"MATHLABEL_TRAINING__{key}", value)
     get_settings.cache_clear()
     client = mlflow.MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
-    try:
+    with contextlib.suppress(MlflowException):  # no alias (or no model) yet
         client.delete_registered_model_alias(MODEL_NAME, "champion")
-    except MlflowException:
-        pass
     yield client
     get_settings.cache_clear()
 

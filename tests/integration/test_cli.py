@@ -33,3 +33,25 @@ def test_seed_of_a_curriculum_with_bad_files_writes_nothing_and_says_why(stack, 
 def test_unknown_curriculum_is_refused(stack):
     result = runner.invoke(app, ["seed", "--curriculum", "fr-2020"])
     assert result.exit_code == 1 and "unknown curriculum" in result.output
+
+
+def test_bench_reads_image_records_by_ocr_and_scores_them_like_text(seeded_graph, tmp_path):
+    from training.pages import generate_page
+
+    page = generate_page(3, noise=False)  # one problem: 연필 and 지우개 prices, change from 4,000원
+    page.image.save(tmp_path / "q1.png")
+    records = [
+        {"id": "t-1", "text": "180을 소인수분해하여 거듭제곱을 사용한 곱으로 나타내시오.", "labels": ["9수01-01"]},
+        {"id": "i-1", "image": "q1.png", "labels": ["9수01-01"]},
+        {"id": "i-2", "image": "missing.png", "labels": ["9수01-01"]},
+    ]
+    test = tmp_path / "test.jsonl"
+    test.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+
+    result = runner.invoke(app, ["bench", "--test", str(test), "--curriculum", "kr-2022", "--json"])
+
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (metrics["n"], metrics["images"], metrics["skipped_records"]) == (2, 1, 1)
+    assert metrics["seconds_per_image"] > 0 and 0 <= metrics["top1"] <= 1
+    assert "missing.png" in result.stderr
