@@ -169,16 +169,21 @@ def render_pdf_page(name: str, data: bytes, page: int, dpi: int = PDF_DPI) -> Im
             return normalise(image)
 
 
-def ink_mask(image: Image.Image) -> np.ndarray:
-    """Boolean ink mask: each pixel compared with its local background (uneven lighting and grey paper cancel out)."""
+def ink_mask(image: Image.Image, threshold: float = 0.6) -> np.ndarray:
+    """Boolean ink mask: pixels darker than ``threshold`` times their local background (uneven lighting and grey
+    paper cancel out)."""
+    return ink_ratio(image) < threshold
+
+
+def ink_ratio(image: Image.Image) -> np.ndarray:
+    """Each pixel's brightness over its local background's (1 = paper)."""
     import cv2
 
     gray = np.asarray(image.convert("L"), dtype=np.uint8)
     small = cv2.resize(gray, (max(1, gray.shape[1] // 8), max(1, gray.shape[0] // 8)), interpolation=cv2.INTER_AREA)
     background = cv2.dilate(small, np.ones((7, 7), np.uint8))  # paper is the brightest thing nearby
     background = cv2.resize(cv2.blur(background, (9, 9)), (gray.shape[1], gray.shape[0]))
-    ratio = gray.astype(np.float32) / np.maximum(background.astype(np.float32), 1.0)
-    return ratio < 0.6
+    return gray.astype(np.float32) / np.maximum(background.astype(np.float32), 1.0)
 
 
 def check_not_blank(name: str, image: Image.Image) -> None:
@@ -224,18 +229,29 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
-def _strip_rules(mask: np.ndarray) -> tuple[np.ndarray, list[int], list[int]]:
+def _strip_rules(mask: np.ndarray, faint: np.ndarray | None = None) -> tuple[np.ndarray, list[int], list[int]]:
     """Remove long straight rules (column separators, header lines, box frames); the x of each vertical rule and
-    the y of each horizontal one. A rule is ink that survives an opening with a line a fifth of the page long."""
+    the y of each horizontal one. A rule is ink that survives an opening with a line a 20th of the page long and
+    adds up to a third of the page; ``faint`` (a more lenient ink mask) finds rules that a scan left grey and broken.
+    """
     import cv2
 
     height, width = mask.shape
-    ink = mask.astype(np.uint8)
-    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((max(8, height // 5), 1), np.uint8))
-    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, max(8, width // 4)), np.uint8))
-    verticals = [(a + b) // 2 for a, b in _runs(vertical.any(axis=0))]
-    horizontals = [(a + b) // 2 for a, b in _runs(horizontal.any(axis=1))]
-    rules = cv2.dilate(vertical | horizontal, np.ones((3, 3), np.uint8)) > 0
+    ink = (mask if faint is None else faint).astype(np.uint8)
+    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((max(8, height // 20), 1), np.uint8))
+    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, max(8, width // 6)), np.uint8))
+    # A vertical rule of a scan may lean: count its pixels over a band a fiftieth of the page wide.
+    band = max(5, width // 50)
+    columns = np.convolve(vertical.sum(axis=0), np.ones(band), mode="same")
+    rows = horizontal.sum(axis=1)
+    verticals = [
+        a + int(np.argmax(columns[a:b]))
+        for a, b in _runs(columns >= height / 3)
+        if vertical[:, max(0, a - band) : b + band].any(axis=1).sum() >= 0.4 * height  # a long rule, not a figure
+    ]
+    # Rules as long as half the page: a title block's underline, not a graph's axis or a table's row.
+    horizontals = [(a + b) // 2 for a, b in _runs(rows >= width / 2)]
+    rules = cv2.dilate(vertical | horizontal, np.ones((5, 5), np.uint8)) > 0
     return mask & ~rules, verticals, horizontals
 
 
@@ -282,7 +298,7 @@ def _columns(mask: np.ndarray, verticals: list[int]) -> list[tuple[int, int]]:
     import cv2
 
     width = mask.shape[1]
-    middle = [x for x in verticals if 0.3 * width <= x <= 0.7 * width]
+    middle = sorted((x for x in verticals if 0.3 * width <= x <= 0.7 * width), key=lambda x: abs(x - width / 2))
     if middle:
         split, margin = middle[0], max(4, width // 150)  # the rule's blurred edges stay out of both columns
         return [(0, split - margin), (split + margin, width)]
@@ -320,11 +336,11 @@ def _rows_aligned(left: np.ndarray, right: np.ndarray) -> bool:
     return aligned >= 0.7 * len(right_lines)
 
 
-def find_lines(mask: np.ndarray) -> list[Region]:
+def find_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> list[Region]:
     """Lines of ink in reading order (columns left to right, top to bottom): ``text`` lines and tall ``figure``
     blocks. Rows of a line closer than a third of a typical line height are merged (superscripts, fraction bars).
     Lines above a full-width rule in the top quarter of the page (a worksheet's title block) are ``header``."""
-    clean, verticals, horizontals = _strip_rules(_despeckle(mask))
+    clean, verticals, horizontals = _strip_rules(_despeckle(mask), faint)
     header_rule = max((y for y in horizontals if y < 0.25 * mask.shape[0]), default=-1)
     regions: list[Region] = []
     for column, (x0, x1) in enumerate(_columns(clean, verticals)):
@@ -458,7 +474,8 @@ class PageReader:
         that names its own image). A page where no problem number is found is one unnumbered problem."""
         started = time.monotonic()
         image, skew = deskew(normalise(image))
-        lines = find_lines(ink_mask(image))
+        ratio = ink_ratio(image)
+        lines = find_lines(ratio < 0.6, faint=ratio < 0.85)
         detected = self.detector.detect(image) if self.detector else []
         self._classify(lines, detected)
         for region in lines:
