@@ -35,6 +35,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont  # noqa: E402
 
 from labeling.ocr import (  # noqa: E402
     FORMULA_WHITELIST,
+    KoreanMathEngine,
     OcrEngine,
     OcrUnavailable,
     RapidOcrEngine,
@@ -231,12 +232,17 @@ def main() -> None:
     default = TesseractEngine()
     default.check()
     results: dict = {"tesseract": default.version, "seed": args.seed, "jobs": args.jobs}
+    hybrid = KoreanMathEngine(TesseractEngine(), RapidOcrEngine("bundled"))
     kor_eng = TesseractEngine("kor+eng", fallback_languages=None)
     kor_alone = TesseractEngine("kor", fallback_languages=None)
     results["korean_24_40px"] = {
         "tesseract default (kor, eng when confidence < 0.75; oem 1, min_height 32, border 10), psm 7": {
             "clean": evaluate(default, clean, "text", "line", args.jobs),
             "noisy": evaluate(default, noisy, "text", "line", args.jobs),
+        },
+        "tesseract+rapidocr (the default: words without Hangul re-read by RapidOCR's bundled recogniser), psm 7": {
+            "clean": evaluate(hybrid, clean, "text", "line", args.jobs),
+            "noisy": evaluate(hybrid, noisy, "text", "line", args.jobs),
         },
         "same, psm 6 (block)": {
             "clean": evaluate(default, clean, "text", "block", args.jobs),

@@ -461,8 +461,8 @@ class PageReader:
     def ocr_version(self) -> str:
         self.text_engine.check()
         text = self.text_engine.version
-        if self.formula_engine is self.text_engine:
-            return text
+        if self.formula_engine in (self.text_engine, getattr(self.text_engine, "symbols", None)):
+            return text  # the text engine's version already names it
         try:
             self.formula_engine.check()
         except OcrError:

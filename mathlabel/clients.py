@@ -117,10 +117,12 @@ def layout_detector(settings: Settings) -> LayoutDetector | None:
 
 def page_reader(settings: Settings) -> PageReader:
     """Layout + OCR for page images, as configured in ``settings.ocr`` (engines check their files on first use)."""
-    from labeling.ocr import engine
+    from labeling.ocr import KoreanMathEngine, RapidOcrEngine, engine
     from labeling.vision import PageReader
 
     text = engine(settings.ocr.text_engine, settings)
     same = settings.ocr.formula_engine == settings.ocr.text_engine
     formula = text if same else engine(settings.ocr.formula_engine, settings)
+    if isinstance(text, KoreanMathEngine) and isinstance(formula, RapidOcrEngine):
+        formula = text.symbols  # one set of RapidOCR models in memory, not two
     return PageReader(text, formula, layout_detector(settings))

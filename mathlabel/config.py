@@ -101,7 +101,7 @@ class LLMSettings(_Section):
 
 
 class OcrSettings(_Section):
-    text_engine: Literal["tesseract", "rapidocr"] = "tesseract"
+    text_engine: Literal["tesseract", "rapidocr", "tesseract+rapidocr"] = "tesseract+rapidocr"
     formula_engine: Literal["tesseract", "rapidocr"] = "rapidocr"
     tesseract_languages: str = "kor"
     tesseract_fallback_languages: str = "eng"

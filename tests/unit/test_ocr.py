@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pydantic import ValidationError
 
 from labeling.ocr import (
+    KoreanMathEngine,
     OcrUnavailable,
     RapidOcrEngine,
     TesseractEngine,
@@ -262,6 +263,25 @@ def test_rapidocr_model_folder_is_read_without_any_download(tmp_path, monkeypatc
     assert all(set(w) == {"text", "conf", "box"} for w in result.words)
 
 
+@needs_font
+@pytest.mark.skipif(not HAS_RAPIDOCR or shutil.which("tesseract") is None, reason="needs tesseract and rapidocr")
+def test_korean_math_lines_read_better_with_the_symbols_re_read():
+    """Tesseract's kor model misreads Latin letters and symbols inside Korean sentences; the default engine re-reads
+    those words with RapidOCR and keeps Tesseract's Hangul and spacing."""
+    lines = ["삼각형 ABC에서 ∠A = 47°, ∠B = 63°일 때, ∠C의 크기를 구하시오.",
+             "함수 f(x) = 3x² + 8x의 x = 4에서의 미분계수를 구하시오."]  # fmt: skip
+    alone, hybrid = TesseractEngine(), KoreanMathEngine(TesseractEngine(), RapidOcrEngine("bundled"))
+    for line in lines:
+        image = render(line, size=30)
+        before = alone.read(image, layout="line")
+        after = hybrid.read(image, layout="line")
+        assert cer(line, after.text) < cer(line, before.text), (before.text, after.text)
+        assert "구하시오" in after.text and " 크기를" in after.text or "미분계수를" in after.text
+    assert "tesseract" in hybrid.version and "rapidocr" in hybrid.version
+    formula = hybrid.read(render("x + y = 17"), kind="formula", layout="line")  # formulas: RapidOCR whole
+    assert cer("x+y=17", formula.text) <= 0.2
+
+
 # --- configuration -----------------------------------------------------------------------------------------------
 
 
@@ -270,8 +290,9 @@ def test_engines_are_built_from_the_settings(monkeypatch):
     monkeypatch.setenv("MATHLABEL_OCR__RAPIDOCR_MODEL_DIR", "/models/korean")
     settings = Settings()
     text = engine(settings.ocr.text_engine, settings)
-    assert isinstance(text, TesseractEngine)
-    assert (text.languages, text.fallback_languages) == ("kor+eng", "eng")
+    assert isinstance(text, KoreanMathEngine) and isinstance(text.symbols, RapidOcrEngine)
+    assert (text.text.languages, text.text.fallback_languages) == ("kor+eng", "eng")
+    assert text.symbols.model_dir == "/models/korean"
     formula = engine(settings.ocr.formula_engine, settings)
     assert isinstance(formula, RapidOcrEngine) and formula.model_dir == "/models/korean"
     with pytest.raises(ValueError, match="unknown OCR engine"):
