@@ -31,9 +31,37 @@ multi-page PDFs, and zip archives of them) with curriculum achievement standards
 
 Every step is safe to retry: a failed chunk leaves its file in `processing/<run_id>/`, and the retry picks it up.
 
+**Trigger**: every 15 minutes (files still growing wait for `settle_seconds`); in production, with
+`MATHLABEL_LABELING__DROP_QUEUE_URL` set, whenever the bucket's S3 event notifications for `incoming/` arrive on that
+SQS queue (the `drop_folder` Asset's watcher). A run claims everything in `incoming/`, so several notifications
+queued behind one run (`max_active_runs=1`) cost one empty run each, never a double label.
+
 **Params**: `selector` (a file or sub-folder of `incoming/`; empty = everything), `curriculum` (`kr` = kr-2022 and
 kr-2015), `force`, `chunk_size` and `settle_seconds` (empty = the configured defaults).
 """
+
+
+def drop_folder_schedule():
+    """Every 15 minutes; or, with ``labeling.drop_queue_url`` set (production), the ``drop_folder`` Asset, updated by
+    an Asset watcher whose trigger reads the S3 event notifications of ``incoming/`` from SQS (and deletes them)."""
+    from mathlabel.config import get_settings
+
+    settings = get_settings()
+    labeling = settings.labeling
+    if not labeling.drop_queue_url:
+        return timedelta(minutes=15)
+    from airflow.providers.amazon.aws.triggers.sqs import SqsSensorTrigger
+    from airflow.sdk import Asset, AssetWatcher
+
+    trigger = SqsSensorTrigger(
+        sqs_queue=labeling.drop_queue_url,
+        aws_conn_id=labeling.drop_queue_conn_id,
+        max_messages=10,
+        waiter_delay=labeling.drop_queue_poll_seconds,
+    )
+    drop = Asset(name="drop_folder", uri=settings.object_store_url.rstrip("/") + "/incoming/",
+                 watchers=[AssetWatcher(name="drop_folder_sqs", trigger=trigger)])  # fmt: skip
+    return [drop]
 
 
 def _collected(lazy) -> list:
@@ -58,7 +86,7 @@ def _config(context):
 
 @dag(
     dag_id="batch_labeling",
-    schedule=timedelta(minutes=15),
+    schedule=drop_folder_schedule(),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

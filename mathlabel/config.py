@@ -70,6 +70,9 @@ class LabelingSettings(_Section):
     pages_per_chunk: int = 8
     settle_seconds: float = 10.0
     orphan_after_seconds: float = 21600.0
+    drop_queue_url: str = ""
+    drop_queue_conn_id: str = "aws_default"
+    drop_queue_poll_seconds: int = 20
 
 
 class TrainingSettings(_Section):
