@@ -50,9 +50,9 @@ WORK_LONG_SIDE = 2400  # pages are scaled down to this (scans at 300 dpi read as
 BLANK_INK_SHARE = 0.0003  # a page with less ink than this share of its pixels is blank
 # "12.", "12)", "[12]", "(12)", "12번"; Tesseract often reads "[1]" as "[11" (the bracket as a 1), hence the [1l|I].
 PROBLEM_NUMBER = re.compile(r"^\s*(?:\[\s*(\d{1,3}?)\s*[\]1l|I]|\(?\s*(\d{1,3})\s*(?:[.)\]]|번))\s*")
-# A bare number before Korean text ("20 집에서 ..."): OCR drops the period of a bold "20." often. Trusted only at a
-# column's left margin and when it continues the page's numbering (or starts it).
-LOOSE_NUMBER = re.compile(r"^\s*0?(\d{1,3})\s+(?=[\uac00-\ud7a3])")
+# A bare number before the text ("20 집에서 ...", "17 √3 ..."): OCR drops the period of a bold "20." often. Trusted
+# only at a column's left margin and when it is above the page's numbering so far (or starts it).
+LOOSE_NUMBER = re.compile(r"^\s*0?(\d{1,3})\s+(?=\S)")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) in page pixels
 
@@ -339,9 +339,9 @@ def _rows_aligned(left: np.ndarray, right: np.ndarray) -> bool:
 def find_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> list[Region]:
     """Lines of ink in reading order (columns left to right, top to bottom): ``text`` lines and tall ``figure``
     blocks. Rows of a line closer than a third of a typical line height are merged (superscripts, fraction bars).
-    Lines above a full-width rule in the top quarter of the page (a worksheet's title block) are ``header``."""
+    Lines above a half-page-wide rule in the top 15% of the page (a worksheet's title block) are ``header``."""
     clean, verticals, horizontals = _strip_rules(_despeckle(mask), faint)
-    header_rule = max((y for y in horizontals if y < 0.25 * mask.shape[0]), default=-1)
+    header_rule = max((y for y in horizontals if y < 0.15 * mask.shape[0]), default=-1)
     regions: list[Region] = []
     for column, (x0, x1) in enumerate(_columns(clean, verticals)):
         band = clean[:, x0:x1]
@@ -574,7 +574,7 @@ class PageReader:
                 loose = LOOSE_NUMBER.match(region.text) if match is None else None
                 if match is not None:
                     starts[id(region)] = previous = _number(match)
-                elif loose is not None and (previous is None or int(loose.group(1)) == previous + 1):
+                elif loose is not None and (previous is None or int(loose.group(1)) > previous):
                     starts[id(region)] = previous = int(loose.group(1))
         first = min((r.box[1] for r in lines if id(r) in starts), default=height)
         for column in columns.values():
