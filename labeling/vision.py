@@ -85,8 +85,11 @@ def open_image(name: str, data: bytes) -> Image.Image:
         width, height = image.size
     except Image.DecompressionBombError:  # PIL refuses to even open it; say how large it claims to be
         width, height = _png_size(data) or (0, 0)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise PageError(f"{name}: not a readable PNG or JPEG image ({exc})") from exc
+    except (UnidentifiedImageError, OSError, ValueError, ImportError) as exc:
+        # ImportError: once Ultralytics is imported it wraps Image.open and, on an unidentified image, tries to
+        # import (and, were auto-install not off, to pip install) a HEIF plugin; either way the bytes are not a page.
+        reason = "cannot identify image file" if isinstance(exc, ImportError) else str(exc)
+        raise PageError(f"{name}: not a readable PNG or JPEG image ({reason})") from exc
     if not width or max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
         raise PageError(
             f"{name}: image is {width}x{height} pixels; a page may be at most {MAX_SIDE} pixels on a side and "
