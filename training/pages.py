@@ -237,6 +237,7 @@ class _Spec:
     table: list[list[str]] | None = None
     header: Literal["row", "col"] = "row"
     choices: list[Seg] | None = None
+    family: str = ""  # the generator that wrote it ("gcd", "quadratic", ...), for evaluations that need a topic
 
 
 def _m(text: str) -> Math:
@@ -699,7 +700,9 @@ _FAMILIES: tuple[tuple[Callable[[random.Random], _Spec], int], ...] = (
 def _pick_spec(r: random.Random, plain: bool = False) -> _Spec:
     families = [(f, w) for f, w in _FAMILIES if not plain or f in (_p_gcd, _p_quadratic, _p_word, _p_inequality)]
     family = r.choices([f for f, _ in families], weights=[w for _, w in families])[0]
-    return family(r)
+    spec = family(r)
+    spec.family = family.__name__.removeprefix("_p_")
+    return spec
 
 
 # ---------------------------------------------------------------------------------------------------------- style
@@ -1320,8 +1323,10 @@ def generate_page(seed: int, *, width: int = 1240, height: int = 1754, noise: bo
         cv.draw.rectangle((mid, top, mid, bottom - 1), fill=st.ink)
     target, number = r.randint(1, 4), r.randint(1, 24)
     col, y, placed, misses = 0, top, [], 0
+    families: dict[int, str] = {}
     while len(placed) < target and col < columns and misses < 6:
-        block = _render_problem(_pick_spec(r, plain=misses > 0), number, st, col_w, bottom - top, r)
+        spec = _pick_spec(r, plain=misses > 0)
+        block = _render_problem(spec, number, st, col_w, bottom - top, r)
         height_needed = block.image.height
         while col < columns and y > top and y + height_needed > bottom:
             col, y = col + 1, top
@@ -1337,6 +1342,7 @@ def generate_page(seed: int, *, width: int = 1240, height: int = 1754, noise: bo
         for line in block.lines:
             cv.lines.append(TextLine(_shift(line.box, x, y), line.text, line.kind, line.problem))
         placed.append(number)
+        families[number] = spec.family
         y += height_needed + st.problem_gap
         number += 1
     if not placed:
@@ -1346,7 +1352,8 @@ def generate_page(seed: int, *, width: int = 1240, height: int = 1754, noise: bo
         image, move = _scan(image, noise_rng)
         regions = [Region(g.cls, move(g.box), g.problem, g.text) for g in regions]
         lines = [TextLine(move(t.box), t.text, t.kind, t.problem) for t in lines]
-    problems = [{"number": g.problem, "box": g.box, "text": g.text} for g in regions if g.cls == "problem"]
+    problems = [{"number": g.problem, "box": g.box, "text": g.text, "family": families[g.problem]}
+                for g in regions if g.cls == "problem"]  # fmt: skip
     return Page(image=image, regions=regions, lines=lines, problems=problems, noisy=noisy, seed=seed)
 
 
