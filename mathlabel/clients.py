@@ -88,31 +88,60 @@ def llm_judge(settings: Settings, index: CurriculumIndex) -> Judge | None:
 
 
 def layout_detector(settings: Settings) -> LayoutDetector | None:
-    """The trained layout detector ``ocr.layout_model`` names (a ``models:/`` URI or a ``best.pt`` path), or None.
+    """The trained layout detector ``ocr.layout_model`` names, or None (lines and problem numbers alone).
+
+    ``auto``: the registry's ``layout-detector@champion`` when there is one (nightly_retraining promotes it), else
+    None; ``""``: None; a ``models:/`` URI or a path to a ``best.pt``: that detector.
 
     Raises:
-        ValueError: the URI or path does not resolve (a configured detector that is missing is an error, not a
-            silent fallback).
+        ValueError: a URI or path that was named explicitly does not resolve (a configured detector that is missing
+            is an error, not a silent fallback).
     """
+    import logging
     from pathlib import Path
 
     source = settings.ocr.layout_model
     if not source:
         return None
-    from training.layout import configure_ultralytics
+    from training.layout import MODEL_NAME, configure_ultralytics, download_weights
 
     configure_ultralytics(settings.var_path / "ultralytics")
     from labeling.vision import YoloLayout
 
-    if source.startswith("models:/"):
-        from training.layout import download_weights
-
-        weights, version, imgsz = download_weights(source, settings.mlflow_tracking_uri, settings.var_path / "models")
+    if source == "auto" or source.startswith("models:/"):
+        uri = f"models:/{MODEL_NAME}@champion" if source == "auto" else source
+        if source == "auto" and not _reachable(settings.mlflow_tracking_uri):
+            logging.getLogger(__name__).warning(
+                "model registry %s unreachable: pages are read without a trained layout detector",
+                settings.mlflow_tracking_uri,
+            )
+            return None
+        try:
+            weights, version, imgsz = download_weights(uri, settings.mlflow_tracking_uri, settings.var_path / "models")
+        except Exception as exc:  # MLflow unreachable, no champion yet: auto means "if there is one"
+            if source != "auto":
+                raise ValueError(f"ocr.layout_model {source!r}: {exc}") from exc
+            logging.getLogger(__name__).info("no trained layout detector (%s): lines and problem numbers only", exc)
+            return None
         return YoloLayout(weights, version, imgsz=imgsz)
     path = Path(source).expanduser()
     if not path.is_file():
-        raise ValueError(f"ocr.layout_model {source!r}: no such file (expected a models:/ URI or a best.pt path)")
+        raise ValueError(f"ocr.layout_model {source!r}: no such file (expected auto, a models:/ URI or a best.pt)")
     return YoloLayout(path, f"layout-detector:{path.name}")
+
+
+def _reachable(tracking_uri: str, timeout: float = 3.0) -> bool:
+    """Whether an HTTP tracking server answers (MLflow's client would otherwise retry for minutes)."""
+    import urllib.error
+    import urllib.request
+
+    if not tracking_uri.startswith(("http://", "https://")):
+        return True
+    try:
+        with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=timeout):
+            return True
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def page_reader(settings: Settings) -> PageReader:

@@ -111,7 +111,7 @@ class OcrSettings(_Section):
     tessdata_dir: str = ""
     rapidocr_model_dir: str = "bundled"
     min_confidence: float = 0.8
-    layout_model: str = ""
+    layout_model: str = "auto"
 
 
 class Settings(BaseSettings):

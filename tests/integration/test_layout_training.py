@@ -99,6 +99,17 @@ def test_layout_detector_trains_offline_keeps_the_best_checkpoint_and_registers_
     reading = reader.read(Image.open(page))  # no confident problem box from 2 epochs: split by problem numbers
     assert reading.layout == f"{MODEL_NAME}-v{version.version}" and reading.problems
 
+    # The default, auto: the champion when there is one, else no detector (also when the registry is down).
+    auto = settings.model_copy(update={"ocr": settings.ocr.model_copy(update={"layout_model": "auto"})})
+    assert page_reader(auto).detector is None
+    client.set_registered_model_alias(MODEL_NAME, "champion", version.version)
+    try:
+        assert page_reader(auto).layout_version == f"{MODEL_NAME}-v{version.version}"
+        down = auto.model_copy(update={"mlflow": auto.mlflow.model_copy(update={"tracking_uri": "http://127.0.0.1:9"})})
+        assert page_reader(down).detector is None
+    finally:
+        client.delete_registered_model_alias(MODEL_NAME, "champion")
+
     assert attempts == [], f"network access was attempted: {attempts}"
 
 
