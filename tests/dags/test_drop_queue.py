@@ -11,6 +11,8 @@ import json
 
 import pytest
 
+from tests.moto_server import moto_server
+
 pytestmark = pytest.mark.dag
 
 CONN_ID = "aws_moto_sqs"
@@ -20,23 +22,10 @@ REGION = "us-east-1"
 @pytest.fixture(scope="module")
 def moto_sqs():
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    from mathlabel.services import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    connection = {"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": REGION}}
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                           "AWS_DEFAULT_REGION": REGION,
-                           f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps(connection)}.items():  # fmt: skip
-            env.setenv(key, value)
+    with moto_server(CONN_ID, REGION) as endpoint:
         sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION)
         yield sqs, sqs.create_queue(QueueName="mathlabel-drop")["QueueUrl"]
-    server.stop()
 
 
 def _s3_event(key: str) -> str:

@@ -18,6 +18,8 @@ import json
 
 import pytest
 
+from tests.moto_server import moto_server
+
 pytestmark = pytest.mark.dag
 
 CONN_ID = "aws_moto"
@@ -40,25 +42,8 @@ def airflow_db(settings):
 
 @pytest.fixture(scope="module")
 def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    from mathlabel.services import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    connection = {"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": REGION}}
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in {
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_DEFAULT_REGION": REGION,
-            f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps(connection),
-        }.items():
-            env.setenv(key, value)
+    with moto_server(CONN_ID, REGION) as endpoint:
         yield endpoint
-    server.stop()
 
 
 @pytest.fixture
