@@ -550,7 +550,7 @@ def _read_images(
             inside = key.startswith(cfg.processing + "/")
             uri = objects.uri(join(INCOMING, key.removeprefix(cfg.processing + "/")) if inside else key)
             vision = page_input.vision_doc(found[0], reader=reader, page=None, uri=uri, crop=uri,
-                                           problems_on_page=1, sha=sha, seconds=seconds)  # fmt: skip
+                                           problems_on_page=1, sha=sha, seconds=seconds, skew=reading.skew)  # fmt: skip
             text_problem = problem.model_copy(update={"text": found[0].text})
             items.append(_Item(row["record"], text_problem, problem.content_hash(cfg.curriculum, sha), vision))
             continue
@@ -562,7 +562,7 @@ def _read_images(
             objects.write_bytes(crop_key, page_input.crop_of(reading.image or image, found_problem.box))
             vision = page_input.vision_doc(found_problem, reader=reader, page=page, uri=image_uri,
                                            crop=objects.uri(crop_key), problems_on_page=len(found), sha=sha,
-                                           seconds=seconds / len(found))  # fmt: skip
+                                           seconds=seconds / len(found), skew=reading.skew)  # fmt: skip
             items.append(_Item(page, text_problem, text_problem.content_hash(cfg.curriculum, sha), vision))
     if refused:
         result.quarantined = len(refused)

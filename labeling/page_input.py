@@ -178,8 +178,9 @@ def check_record_image(objects: ObjectStore, image_key: str) -> str:
 
 
 def vision_doc(problem: PageProblem, *, reader: PageReader, page: int | None, uri: str, crop: str | None,
-               problems_on_page: int, sha: str, seconds: float) -> dict[str, Any]:  # fmt: skip
-    """What a label document keeps of how its text was read off an image."""
+               problems_on_page: int, sha: str, seconds: float, skew: float = 0.0) -> dict[str, Any]:  # fmt: skip
+    """What a label document keeps of how its text was read off an image. Boxes are in the page as read: scaled to
+    at most ``vision.WORK_LONG_SIDE`` pixels and turned by ``skew`` degrees (counter-clockwise) to level it."""
     return {
         "ocr": {
             "text": problem.text,
@@ -196,6 +197,7 @@ def vision_doc(problem: PageProblem, *, reader: PageReader, page: int | None, ur
             "crop": crop,
             "problems": problems_on_page,
             "sha": sha,
+            "skew": skew,
         },
         "layout": reader.layout_version,
     }
