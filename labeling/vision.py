@@ -537,9 +537,13 @@ class PageReader:
         )
 
     def _classify(self, lines: list[Region], detected: list[Region]) -> None:
-        """Give each line the class of the detected region (other than ``problem``) that holds most of it."""
-        kinds = [d for d in detected if d.cls in {"formula", "figure", "table", "choices"}]
+        """Give each line the class of the detected region (other than ``problem``) that holds most of it: a line of
+        text may become a formula or a row of choices, a block may become a table. A line of text is never turned
+        into a figure or table: a detector's figure box often takes in the line beside it, and a table row read as a
+        line gives its cells in order anyway."""
+        allowed = {"text": {"formula", "choices"}, "figure": {"table", "figure"}}
         for line in lines:
+            kinds = [d for d in detected if d.cls in allowed.get(line.cls, set())]
             best = max(kinds, key=lambda d: _overlap(line.box, d.box), default=None)
             if best is not None and _overlap(line.box, best.box) >= 0.6:
                 line.cls = best.cls
