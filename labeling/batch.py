@@ -164,12 +164,19 @@ def write_error(objects: ObjectStore, base: str, error: dict[str, Any]) -> str:
     return key
 
 
+def _write_input_error(
+    objects: ObjectStore, base: str, name: str, run_id: str, reason: str, records: list[dict[str, Any]] | None = None
+) -> str:
+    """``<base>.error.json`` for a drop-folder input: the file, the run, where it was dropped, why, and the records."""
+    source = objects.uri(join(INCOMING, name))
+    error = {"file": name, "run_id": run_id, "source": source, "reason": reason, "records": records or []}
+    return write_error(objects, base, error)
+
+
 def _quarantine(objects: ObjectStore, key: str, name: str, run_id: str, run_date: str, reason: str) -> Prepared:
     data = objects.read_bytes(key)
     target = free_key(objects, join("quarantine", run_date, name), data)
-    error = {"file": name, "run_id": run_id, "source": objects.uri(join(INCOMING, name)), "reason": reason,
-             "records": []}  # fmt: skip
-    error_key = write_error(objects, target, error)
+    error_key = _write_input_error(objects, target, name, run_id, reason)
     objects.move(key, target)
     log.error("quarantined file %s: %s", name, reason)
     return Prepared(name=name, key=key, status="quarantined", destination=target, error=reason, error_key=error_key)
@@ -211,10 +218,7 @@ def _unpack(objects: ObjectStore, key: str, claimed: str, run_date: str, run_id:
     if refused:
         base = free_key(objects, join("quarantine", run_date, name), data)
         objects.write_bytes(base, data)
-        reason = f"{len(refused)} member(s) of the archive refused"
-        source = objects.uri(join(INCOMING, name))
-        write_error(objects, base, {"file": name, "run_id": run_id, "source": source, "reason": reason,
-                                    "records": refused})  # fmt: skip
+        _write_input_error(objects, base, name, run_id, f"{len(refused)} member(s) of the archive refused", refused)
         for item in refused:
             log.error("%s: member %s refused: %s", name, item["id"], item["reason"])
     objects.move(key, free_key(objects, join("processed", run_date, name), data))
@@ -284,24 +288,15 @@ def claim_files(
 # -------------------------------------------------------------------------------------------------- prepare
 
 
-def _quarantine_records(objects: ObjectStore, name: str, parsed: ParsedFile, cfg: BatchConfig, source: str) -> str:
+def _quarantine_records(objects: ObjectStore, name: str, parsed: ParsedFile, cfg: BatchConfig) -> str:
     """Write the rejected records and why, beside where the file's quarantine would go."""
     base = join("quarantine", cfg.run_date, name)
     lines = "".join(rejected.raw.rstrip("\n") + "\n" for rejected in parsed.rejected)
     objects.write_bytes(f"{base}.rejected{PurePosixPath(name).suffix}", lines.encode())
     for rejected in parsed.rejected:
         log.warning("%s record %d (id=%s) quarantined: %s", name, rejected.record, rejected.id, rejected.reason)
-    return write_error(
-        objects,
-        base,
-        {
-            "file": name,
-            "run_id": cfg.run_id,
-            "source": source,
-            "reason": f"{len(parsed.rejected)} of {parsed.read} records failed validation",
-            "records": [rejected.to_doc() for rejected in parsed.rejected],
-        },
-    )
+    reason = f"{len(parsed.rejected)} of {parsed.read} records failed validation"
+    return _write_input_error(objects, base, name, cfg.run_id, reason, [r.to_doc() for r in parsed.rejected])
 
 
 def _chunk_prefix(cfg: BatchConfig, name: str) -> str:
@@ -334,16 +329,10 @@ def _prepare_pages(key: str, name: str, objects: ObjectStore, cfg: BatchConfig, 
     if refused:
         for page, reason in refused:
             log.warning("%s page %d quarantined: %s", name, page, reason)
-        prepared.error_key = write_error(
-            objects,
-            join("quarantine", cfg.run_date, name),
-            {
-                "file": name,
-                "run_id": cfg.run_id,
-                "source": objects.uri(join(INCOMING, name)),
-                "reason": f"{len(refused)} of {prepared.read} pages cannot be read",
-                "records": [{"record": page, "id": f"{name}#p{page}", "reason": reason} for page, reason in refused],
-            },
+        records = [{"record": page, "id": f"{name}#p{page}", "reason": reason} for page, reason in refused]
+        reason = f"{len(refused)} of {prepared.read} pages cannot be read"
+        prepared.error_key = _write_input_error(
+            objects, join("quarantine", cfg.run_date, name), name, cfg.run_id, reason, records
         )
     prepared.chunks = _write_chunks(prefix, [page.to_row() for page in pages], cfg.pages_per_chunk, objects)
     prepared.seconds = round(time.monotonic() - started, 3)
@@ -386,7 +375,7 @@ def prepare_file(key: str, *, objects: ObjectStore, suite: ProblemSuite, cfg: Ba
         return result
     prepared = Prepared(name=name, key=key, status="prepared", read=parsed.read, quarantined=len(parsed.rejected))
     if parsed.rejected:
-        prepared.error_key = _quarantine_records(objects, name, parsed, cfg, objects.uri(join(INCOMING, name)))
+        prepared.error_key = _quarantine_records(objects, name, parsed, cfg)
     rows = [
         {"record": record, "problem": problem.model_dump(exclude_none=True), **images.get(record, {})}
         for record, problem in parsed.problems
@@ -567,10 +556,8 @@ def _read_images(
     if refused:
         result.quarantined = len(refused)
         base = join("quarantine", cfg.run_date, f"{name}.{PurePosixPath(result.chunk).stem}")
-        result.error_key = write_error(objects, base, {
-            "file": name, "run_id": cfg.run_id, "source": objects.uri(join(INCOMING, name)),
-            "reason": f"{len(refused)} page(s) or image(s) without readable text", "records": refused,
-        })  # fmt: skip
+        reason = f"{len(refused)} page(s) or image(s) without readable text"
+        result.error_key = _write_input_error(objects, base, name, cfg.run_id, reason, refused)
     return items
 
 

@@ -395,19 +395,16 @@ class RapidOcrEngine:
             text = _join_lines(words)
         return OcrResult(text=text, confidence=sum(w["conf"] for w in words) / len(words), words=words)
 
+    def recognize(self, image: Image.Image) -> tuple[str, float]:
+        """Recognition alone (no detection) of a crop holding one word: its text and score ("" and 0 when nothing)."""
+        self.check()
+        with self._lock:
+            output = self._ocr(_flatten(image).convert("RGB"), use_det=False, use_cls=False, use_rec=True)
+        texts, scores = getattr(output, "txts", None), getattr(output, "scores", None)
+        if not texts or scores is None:
+            return "", 0.0
+        return str(texts[0]).strip(), float(scores[0])
 
-def _rapid_recognize(self: RapidOcrEngine, image: Image.Image) -> tuple[str, float]:
-    """Recognition alone (no detection) of a crop holding one word: its text and score ("" and 0 when nothing)."""
-    self.check()
-    with self._lock:
-        output = self._ocr(_flatten(image).convert("RGB"), use_det=False, use_cls=False, use_rec=True)
-    texts, scores = getattr(output, "txts", None), getattr(output, "scores", None)
-    if not texts or scores is None:
-        return "", 0.0
-    return str(texts[0]).strip(), float(scores[0])
-
-
-RapidOcrEngine.recognize = _rapid_recognize  # type: ignore[attr-defined]
 
 # What the bundled (Chinese + English) recogniser writes for the math symbols it mistakes for CJK characters.
 _CJK_SYMBOLS = str.maketrans({"十": "+", "二": "=", "三": "=", "一": "-", "，": ",", "．": ".", "：": ":", "（": "(",
@@ -440,6 +437,16 @@ class KoreanMathEngine:
         self.symbols.check()
         self.version = f"{self.text.version}; non-Hangul words and formulas {self.symbols.version}"
 
+    def _reread(self, image: Image.Image, box: list[int]) -> tuple[str, float]:
+        """The symbol engine's reading of one word box (CJK look-alikes of math symbols mapped back)."""
+        x, y, w, h = box
+        pad = max(2, h // 8)
+        crop = image.crop(
+            (max(0, x - pad), max(0, y - pad), min(image.width, x + w + pad), min(image.height, y + h + pad))
+        )
+        new, score = self.symbols.recognize(crop)
+        return new.translate(_CJK_SYMBOLS).strip(), score
+
     def read(self, image: Image.Image, *, kind: Kind = "text", layout: Layout = "block") -> OcrResult:
         self.check()
         if kind == "formula":
@@ -450,16 +457,7 @@ class KoreanMathEngine:
         words, text, cursor = [], result.text, 0
         for word in result.words:  # in reading order, as Tesseract wrote them into its text
             found = text.find(word["text"], cursor)
-            if _HANGUL.search(word["text"]):
-                words.append(word)
-                cursor = found + len(word["text"]) if found >= 0 else cursor
-                continue
-            x, y, w, h = word["box"]
-            pad = max(2, h // 8)
-            crop = image.crop((max(0, x - pad), max(0, y - pad), min(image.width, x + w + pad),
-                               min(image.height, y + h + pad)))  # fmt: skip
-            new, score = self.symbols.recognize(crop)  # type: ignore[attr-defined]
-            new = new.translate(_CJK_SYMBOLS).strip()
+            new, score = ("", 0.0) if _HANGUL.search(word["text"]) else self._reread(image, word["box"])
             if not new or score < self.min_score or _CJK.search(new):  # a CJK character: Hangul Tesseract missed
                 words.append(word)
                 cursor = found + len(word["text"]) if found >= 0 else cursor

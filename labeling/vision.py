@@ -444,6 +444,12 @@ class PageReading:
     image: Image.Image | None = None  # the page as read (normalised, levelled): crops come from it
 
 
+def _page_number(box: Box, size: tuple[int, int]) -> bool:
+    """A small piece of text in the top or bottom margin: a page number or running head, not a problem's."""
+    width, height = size
+    return (box[2] - box[0]) < 0.2 * width and (box[3] > 0.94 * height or box[1] < 0.04 * height)
+
+
 def _number(match: re.Match[str]) -> int:
     return int(match.group(1) or match.group(2))
 
@@ -613,13 +619,12 @@ class PageReader:
         for column in columns.values():
             for region in column:
                 small = (region.box[2] - region.box[0]) < 0.2 * width
-                in_margin = region.box[3] > 0.94 * height or region.box[1] < 0.04 * height
                 if id(region) in starts:
                     groups.append((starts[id(region)], [region]))
                 elif (
                     region.cls == "header"
                     or region.box[3] <= first
-                    or (in_margin and small)
+                    or _page_number(region.box, size)
                     or (small and groups and region.box[1] - groups[-1][1][-1].box[3] > 5 * line_height)
                 ):  # a header, a page number, or a speck of text far below the last problem
                     furniture.append(region)
@@ -628,12 +633,7 @@ class PageReader:
                 else:
                     furniture.append(region)  # above the first problem: a header
         if not groups:  # no problem number anywhere: the page (less its header and page number) is one problem
-            body = [
-                r
-                for r in lines
-                if r.cls != "header"
-                and not ((r.box[2] - r.box[0]) < 0.2 * width and (r.box[3] > 0.94 * height or r.box[1] < 0.04 * height))
-            ]
+            body = [r for r in lines if r.cls != "header" and not _page_number(r.box, size)]
             return ([(None, body)] if body else []), [r for r in lines if r not in body]
         return groups, furniture
 
