@@ -250,6 +250,23 @@ def _use_all_cores(trainer: Any) -> None:
     torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+def _interrupted_run(runs: Path) -> Path:
+    """``last.pt`` of the newest run under ``runs`` (a work folder's ``runs/``), if that run did not finish.
+
+    A finished run's ``last.pt`` has no optimizer state and epoch -1; Ultralytics would start a new training of its
+    default 100 epochs from it, so it is refused here.
+    """
+    import torch
+
+    found = sorted(runs.glob("*/weights/last.pt"), key=lambda path: path.stat().st_mtime)
+    if not found:
+        raise TrainingError(f"nothing to resume: no run with a weights/last.pt under {runs}")
+    checkpoint = torch.load(found[-1], map_location="cpu", weights_only=False)
+    if checkpoint.get("epoch", -1) < 0 or checkpoint.get("optimizer") is None:
+        raise TrainingError(f"run {found[-1].parent.parent.name} finished: nothing to resume in {found[-1]}")
+    return found[-1]
+
+
 def _resolve_device(device: str | None) -> str:
     import torch
 
@@ -283,6 +300,7 @@ def train_layout_detector(
     seed: int = 0,
     precision: str = "fp32",
     ultralytics_dir: Path | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train a YOLO layout detector from scratch on a dataset of the object store; keep and register the best.
 
@@ -302,6 +320,10 @@ def train_layout_detector(
             fp16 AMP is not offered: its check downloads a model.
         ultralytics_dir: Ultralytics' settings folder (``YOLO_CONFIG_DIR``); None: the one already in the
             environment, else ``<temp>/mathlabel-ultralytics``.
+        resume: continue the interrupted run of ``workdir`` (the newest ``runs/*/weights/last.pt``) to its epochs,
+            with its optimizer state, learning-rate schedule and best fitness; ``epochs``, ``imgsz`` (unless given
+            differently), ``model_yaml`` and ``seed`` are the interrupted run's. Its ``best.pt`` key stays the run's.
+            The MLflow run is a new one, tagged ``resumed``, with the resumed epochs' metrics.
 
     Returns:
         ``checkpoint`` (object key of ``best.pt``), ``checkpoint_uri``, ``run``, ``dataset``, ``dataset_version``,
@@ -310,11 +332,14 @@ def train_layout_detector(
         and registering included), ``device``, ``mlflow_run_id`` and ``registered_version`` (None without tracking).
 
     Raises:
-        TrainingError: no complete dataset at the prefix, or training produced no checkpoint.
-        ValueError: ``precision`` is neither ``fp32`` nor ``bf16``.
+        TrainingError: no complete dataset at the prefix, training produced no checkpoint, or (``resume``) the
+            work folder has no interrupted run.
+        ValueError: ``precision`` is neither ``fp32`` nor ``bf16``, or ``resume`` without ``workdir``.
     """
     if precision not in {"fp32", "bf16"}:
         raise ValueError(f"precision must be fp32 or bf16, not {precision!r} (fp16 AMP's check downloads a model)")
+    if resume and workdir is None:
+        raise ValueError("resume needs the work folder of the interrupted run (workdir)")
     started = time.monotonic()
     default_home = Path(os.environ.get("YOLO_CONFIG_DIR") or Path(tempfile.gettempdir()) / "mathlabel-ultralytics")
     configure_ultralytics(ultralytics_dir or default_home)
@@ -322,14 +347,16 @@ def train_layout_detector(
 
     prefix = dataset_prefix.strip("/")
     version = dataset_version(prefix)
-    run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+    last = _interrupted_run(workdir / "runs") if resume and workdir is not None else None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+    run = last.parent.parent.name if last else stamp
     key = join(MODELS, version, run, "best.pt")
     device = _resolve_device(device)
     log = tracking_uri is not None
     with _work_folder(workdir) as folder:
         data_file, manifest = fetch_dataset(objects, prefix, folder / "dataset" / version)
         progress = _Progress(objects, key, log)
-        model = YOLO(model_yaml, task="detect")
+        model = YOLO(str(last) if last else model_yaml, task="detect")
         model.add_callback("on_model_save", progress.on_model_save)
         model.add_callback("on_fit_epoch_end", progress.on_fit_epoch_end)
         if device == "cpu":
@@ -343,9 +370,17 @@ def train_layout_detector(
         }  # fmt: skip
         if device == "cpu":
             args["workers"] = 0  # worker processes only add start-up time and memory on a CPU
+        if last:
+            # Ultralytics takes the run's own arguments from last.pt; of ours it keeps data, device, batch, workers
+            args = {k: v for k, v in args.items() if k in {"data", "device", "batch", "workers", "plots"}}
+            args["resume"] = True
         with _mlflow_run(tracking_uri, run) as mlflow_run:
             if log:
                 _log_start(args, prefix, version, run, model_yaml, manifest)
+                if last:
+                    import mlflow
+
+                    mlflow.set_tag("resumed", str(last))
             validated = model.train(**args)
             trainer = model.trainer
             if not trainer.best.is_file():
@@ -363,8 +398,8 @@ def train_layout_detector(
                 "metrics": metrics,
                 "per_class_ap50": per_class,
                 "history": progress.history,
-                "epochs": len(progress.history),
-                "imgsz": imgsz,
+                "epochs": progress.history[-1]["epoch"] if progress.history else 0,
+                "imgsz": int(trainer.args.imgsz),
                 "device": str(trainer.device),
                 "mlflow_run_id": mlflow_run.info.run_id if mlflow_run else None,
                 "registered_version": None,
@@ -518,7 +553,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="keep the dataset copy and run folder here")
     parser.add_argument("--no-mlflow", action="store_true", help="neither log nor register in MLflow")
     parser.add_argument("--result-key", default=None, help="also write the result JSON to this object key")
+    parser.add_argument("--resume", action="store_true", help="continue the interrupted run of --workdir")
     args = parser.parse_args(argv)
+    if args.resume and args.workdir is None:
+        parser.error("--resume needs --workdir, the work folder of the interrupted run")
 
     from mathlabel.clients import object_store
     from mathlabel.config import get_settings
@@ -528,7 +566,7 @@ def main(argv: list[str] | None = None) -> None:
         object_store(settings), args.dataset, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, nbs=args.nbs,
         model_yaml=args.model, device=args.device, workdir=args.workdir, seed=args.seed, precision=args.precision,
         tracking_uri=None if args.no_mlflow else settings.mlflow_tracking_uri,
-        ultralytics_dir=settings.var_path / "ultralytics",
+        ultralytics_dir=settings.var_path / "ultralytics", resume=args.resume,
     )  # fmt: skip
     if args.result_key:
         object_store(settings).write_bytes(args.result_key, _metrics_json(result))

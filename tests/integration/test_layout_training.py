@@ -123,3 +123,45 @@ def test_an_incomplete_dataset_is_refused_with_the_command_that_writes_it(clean_
         )
     with pytest.raises(ValueError, match="fp32 or bf16"):
         train_layout_detector(clean_objects, "input-data/layout/v9", epochs=1, precision="fp16")
+
+
+def test_an_interrupted_training_resumes_where_it_stopped(clean_objects, settings, tmp_path, monkeypatch):
+    """A training stopped after its first epoch (a spot instance reclaimed, a worker restarted) goes on from epoch 2
+    with the same run and checkpoint key, instead of starting over; a finished run is not resumed again."""
+    from training import layout
+    from training.text_labeler import TrainingError
+
+    write_yolo_dataset(clean_objects, "r1", train=8, val=2)
+    work = tmp_path / "work"
+    options = {"epochs": 2, "imgsz": 320, "batch": 4, "device": "cpu", "workdir": work,
+               "ultralytics_dir": settings.var_path / "ultralytics"}  # fmt: skip
+
+    class Interrupted(Exception):
+        pass
+
+    recorded = layout._Progress.on_fit_epoch_end
+
+    def stop_after_the_first_epoch(self, trainer):
+        recorded(self, trainer)
+        raise Interrupted
+
+    monkeypatch.setattr(layout._Progress, "on_fit_epoch_end", stop_after_the_first_epoch)
+    with pytest.raises(Interrupted):
+        train_layout_detector(clean_objects, "input-data/layout/r1", **options)
+    monkeypatch.undo()
+    (run,) = [p.name for p in (work / "runs").iterdir()]
+    assert clean_objects.exists(f"models/layout-detector/r1/{run}/best.pt")  # epoch 1's best, kept while training
+
+    resumed = train_layout_detector(clean_objects, "input-data/layout/r1", **{**options, "epochs": 50, "imgsz": 640},
+                                    resume=True)  # fmt: skip
+    assert resumed["run"] == run and resumed["checkpoint"] == f"models/layout-detector/r1/{run}/best.pt"
+    assert [row["epoch"] for row in resumed["history"]] == [2] and resumed["epochs"] == 2  # the run's own 2 epochs
+    assert resumed["imgsz"] == 320 and clean_objects.exists(resumed["checkpoint"])
+
+    with pytest.raises(TrainingError, match="nothing to resume"):
+        train_layout_detector(clean_objects, "input-data/layout/r1", **options, resume=True)
+    with pytest.raises(TrainingError, match=r"no run with a weights/last\.pt"):
+        train_layout_detector(clean_objects, "input-data/layout/r1", **{**options, "workdir": tmp_path / "w2"},
+                              resume=True)  # fmt: skip
+    with pytest.raises(ValueError, match="workdir"):
+        train_layout_detector(clean_objects, "input-data/layout/r1", epochs=1, resume=True)
