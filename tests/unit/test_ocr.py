@@ -266,17 +266,23 @@ def test_rapidocr_model_folder_is_read_without_any_download(tmp_path, monkeypatc
 @needs_font
 @pytest.mark.skipif(not HAS_RAPIDOCR or shutil.which("tesseract") is None, reason="needs tesseract and rapidocr")
 def test_korean_math_lines_read_better_with_the_symbols_re_read():
-    """Tesseract's kor model misreads Latin letters and symbols inside Korean sentences; the default engine re-reads
-    those words with RapidOCR and keeps Tesseract's Hangul and spacing."""
+    """Tesseract's kor model misreads Latin letters and symbols inside Korean sentences, and drops some (the ``y`` of
+    ``x + y``); the default engine re-reads the stretch between the Korean words with RapidOCR and keeps Tesseract's
+    Hangul, including a particle right after a number (``54의``)."""
     lines = ["삼각형 ABC에서 ∠A = 47°, ∠B = 63°일 때, ∠C의 크기를 구하시오.",
-             "함수 f(x) = 3x² + 8x의 x = 4에서의 미분계수를 구하시오."]  # fmt: skip
+             "함수 f(x) = 3x² + 8x의 x = 4에서의 미분계수를 구하시오.",
+             "연립방정식 x + y = 48, x − y = 7의 해를 구하시오."]  # fmt: skip
     alone, hybrid = TesseractEngine(), KoreanMathEngine(TesseractEngine(), RapidOcrEngine("bundled"))
     for line in lines:
         image = render(line, size=30)
         before = alone.read(image, layout="line")
         after = hybrid.read(image, layout="line")
         assert cer(line, after.text) < cer(line, before.text), (before.text, after.text)
-        assert "구하시오" in after.text and ("크기를" in after.text or "미분계수를" in after.text)
+        assert cer(line, after.text) <= 0.05, after.text
+        assert "구하시오" in after.text and any(w in after.text for w in ("크기를", "미분계수를", "해를"))
+    assert "x+y=48" in hybrid.read(render(lines[2], size=30), layout="line").text.replace(" ", "")
+    numbers = "23과 54의 최대공약수와 최소공배수를 차례로 구하시오."
+    assert hybrid.read(render(numbers, size=30), layout="line").text == numbers
     assert "tesseract" in hybrid.version and "rapidocr" in hybrid.version
     formula = hybrid.read(render("x + y = 17"), kind="formula", layout="line")  # formulas: RapidOCR whole
     assert cer("x+y=17", formula.text) <= 0.2
