@@ -410,6 +410,7 @@ class RapidOcrEngine:
 _CJK_SYMBOLS = str.maketrans({"十": "+", "二": "=", "三": "=", "一": "-", "，": ",", "．": ".", "：": ":", "（": "(",
                               "）": ")", "；": ";", "□": "", "口": ""})  # fmt: skip
 _SYLLABLE = re.compile(r"[\uac00-\ud7a3]")
+_LEADING_NUMBER = re.compile(r"[(\[]?\d{1,3}[.)\]]?")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -488,18 +489,32 @@ def _same_line(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def _symbol_runs(words: list[dict[str, Any]]) -> list[tuple[int, int]]:
     """(first, last) indexes of each run of consecutive words on one line with no Hangul syllable (a lone jamo such
-    as ``ㅠ`` is Tesseract's misreading of a symbol, not Korean)."""
+    as ``ㅠ`` is Tesseract's misreading of a symbol, not Korean). A problem number (``19``, ``7.``) is a run of its
+    own: read together with a formula after it, it would lose the space that marks it as a problem number."""
     runs, i = [], 0
     while i < len(words):
         if _SYLLABLE.search(words[i]["text"]):
             i += 1
             continue
         j = i
-        while j + 1 < len(words) and not _SYLLABLE.search(words[j + 1]["text"]) and _same_line(words[j], words[j + 1]):
-            j += 1
+        if not _problem_number(words, i):
+            while (
+                j + 1 < len(words) and not _SYLLABLE.search(words[j + 1]["text"]) and _same_line(words[j], words[j + 1])
+            ):
+                j += 1
         runs.append((i, j))
         i = j + 1
     return runs
+
+
+def _problem_number(words: list[dict[str, Any]], i: int) -> bool:
+    """Whether word ``i`` looks like a printed problem number: a number opening its line, set apart from what follows
+    by a gap of at least a third of its height (Tesseract also splits ``√58`` into ``7`` and ``58``, with no gap)."""
+    word = words[i]
+    if not _LEADING_NUMBER.fullmatch(word["text"]) or (i > 0 and _same_line(words[i - 1], word)):
+        return False
+    after = words[i + 1] if i + 1 < len(words) and _same_line(word, words[i + 1]) else None
+    return after is None or after["box"][0] - (word["box"][0] + word["box"][2]) >= word["box"][3] / 3
 
 
 def _run_box(

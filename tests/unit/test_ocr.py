@@ -288,6 +288,21 @@ def test_korean_math_lines_read_better_with_the_symbols_re_read():
     assert cer("x+y=17", formula.text) <= 0.2
 
 
+@needs_font
+@pytest.mark.skipif(not HAS_RAPIDOCR or shutil.which("tesseract") is None, reason="needs tesseract and rapidocr")
+def test_a_problem_number_before_a_formula_stays_a_number():
+    """A line opening with a problem number and a formula ("19  √32 − √8 을 ...") keeps the number apart, so the page
+    reader starts a problem there; "√58의" (which Tesseract splits into "7" and "58") is not taken for a number."""
+    from labeling.vision import LOOSE_NUMBER
+
+    hybrid = KoreanMathEngine(TesseractEngine(), RapidOcrEngine("bundled"))
+    for line, number in (("19  √32 − √8 을 간단히 하면?", "19"), ("12  3x − 5 = 7을 풀면?", "12")):
+        text = hybrid.read(render(line, size=30), layout="line").text
+        found = LOOSE_NUMBER.match(text)
+        assert found and found.group(1) == number, text
+    assert hybrid.read(render("√58의 정수 부분을 a라 할 때", size=30), layout="line").text.startswith("√58의")
+
+
 # --- configuration -----------------------------------------------------------------------------------------------
 
 
