@@ -343,26 +343,17 @@ def nightly_retraining():
 
     @task(outlets=[LAYOUT_CHAMPION_ASSET])
     def promote_layout(result: dict) -> dict:
-        import mlflow
-        from mlflow.exceptions import MlflowException
-
         from training.layout import MODEL_NAME as LAYOUT
-        from training.layout import promotion_decision
+        from training.layout import promote
 
         settings = _settings()
-        client = mlflow.MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
-        try:
-            current = client.get_model_version_by_alias(LAYOUT, "champion")
-        except MlflowException:
-            current = None
-        promote, reason = promotion_decision(result, current, settings.training.layout_margin)
-        if not promote:  # skipped, so the Asset is not updated
+        promoted, reason = promote(result, settings.mlflow_tracking_uri, settings.training.layout_margin)
+        if not promoted:  # skipped, so the Asset is not updated
             from airflow.sdk.exceptions import AirflowSkipException
 
             raise AirflowSkipException(f"{LAYOUT} version {result['registered_version']} kept back: {reason}")
-        client.set_registered_model_alias(LAYOUT, "champion", result["registered_version"])
         print(f"{LAYOUT} version {result['registered_version']} is the champion: {reason}")
-        return {"version": result["registered_version"], "promoted": promote, "reason": reason}
+        return {"version": result["registered_version"], "promoted": promoted, "reason": reason}
 
     promote_layout(train_layout(opts := options()))
 
