@@ -20,6 +20,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from labeling.errors import IngestError
 from labeling.schemas import Problem
@@ -124,9 +125,17 @@ def resolve_image(objects: ObjectStore, record_key: str, image: str) -> str:
     raise IngestError(f"image {image!r} not found beside the record file or in the object store")
 
 
-def referenced_images(objects: ObjectStore, folder: str, only: str | None = None) -> set[str]:
-    """Keys of the images that the record files in ``folder`` (or just ``only``) name: assets, not pages."""
+def referenced_images(
+    objects: ObjectStore, folder: str, only: str | None = None, mentioning: str | None = None
+) -> set[str]:
+    """Keys of the images that the record files in ``folder`` (or just ``only``) name: assets, not pages.
+
+    ``mentioning``: only records whose line holds this file name (as written, percent-encoded or JSON-escaped) are
+    parsed; a record naming an image always holds its file name, and a large record file is then scanned, not
+    parsed.
+    """
     found: set[str] = set()
+    hints = (mentioning, quote(mentioning), json.dumps(mentioning)[1:-1]) if mentioning else ()
     for key in [only] if only else objects.list(folder):
         if posixpath.dirname(key) != folder or PurePosixPath(key).suffix.lower() not in RECORD_SUFFIXES:
             continue
@@ -134,9 +143,13 @@ def referenced_images(objects: ObjectStore, folder: str, only: str | None = None
             text = objects.read_bytes(key).decode("utf-8-sig")
         except (UnicodeDecodeError, StoreError):
             continue
+        if hints and not any(hint in text for hint in hints):
+            continue
         values: list[Any] = []
         if key.lower().endswith(".jsonl"):
             for line in text.splitlines():
+                if hints and not any(hint in line for hint in hints):
+                    continue
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError:
@@ -155,11 +168,11 @@ def referenced_images(objects: ObjectStore, folder: str, only: str | None = None
 
 def owner_of(objects: ObjectStore, image_key: str, root: str) -> str | None:
     """The record file (in the image's folder or a folder above it, up to ``root``) that names this image."""
-    folder = posixpath.dirname(image_key)
+    folder, name = posixpath.split(image_key)
     while folder.startswith(root):
         for record_file in sorted(k for k in objects.list(folder) if posixpath.dirname(k) == folder
                                   and PurePosixPath(k).suffix.lower() in RECORD_SUFFIXES):  # fmt: skip
-            if image_key in referenced_images(objects, folder, only=record_file):
+            if image_key in referenced_images(objects, folder, only=record_file, mentioning=name):
                 return record_file
         folder = posixpath.dirname(folder)
     return None

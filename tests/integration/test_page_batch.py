@@ -118,9 +118,9 @@ def test_a_record_with_an_image_is_read_as_one_problem_and_its_image_filed_with_
     page = generate_page(TWO_PROBLEMS, noise=False)
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("images/q1.png", _png(page.image))
+        zf.writestr("images/문제1.png", _png(page.image))  # json.dumps writes it "\ubb38\uc81c1.png"
         zf.writestr("set.jsonl", "\n".join([
-            json.dumps({"id": "img-1", "image": "images/q1.png", "school": "중학교", "grade": 1}),
+            json.dumps({"id": "img-1", "image": "images/문제1.png", "school": "중학교", "grade": 1}),
             json.dumps({"id": "img-2", "image": "images/missing.png"}),
         ]))  # fmt: skip
     objects.write_bytes("incoming/set.zip", archive.getvalue())
@@ -135,7 +135,7 @@ def test_a_record_with_an_image_is_read_as_one_problem_and_its_image_filed_with_
     assert "not found" in json.loads(objects.read_bytes(error_key))["records"][0]["reason"]
     assert [k for k in labels.find_labels() if "#p" in k["problem_id"]] == []  # the image was not labeled as a page
     assert objects.list("processing") == []
-    assert any(k.endswith("images/q1.png") for k in objects.list("processed"))
+    assert any(k.endswith("images/문제1.png") for k in objects.list("processed"))
 
 
 def test_a_pdf_page_by_page_with_a_blank_page_quarantined(clean_objects, clean_labels, index, reader, tmp_path):
