@@ -13,13 +13,28 @@ Needs the object store and, for the default, MLflow (``mathlabel services up``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    streams = [h for h in logging.getLogger("ultralytics").handlers if isinstance(h, logging.StreamHandler)]
+    previous = [h.setStream(sys.stderr) for h in streams]
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        for handler, stream in zip(streams, previous, strict=True):
+            handler.setStream(stream)
 
 
 def main() -> None:
@@ -27,6 +42,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--device", default="cpu", help="cpu, or 0 for the first GPU")
     args = parser.parse_args()
 
     import yaml
@@ -56,10 +72,11 @@ def main() -> None:
         data = {"path": str(root), "train": "images/val", "val": "images/val", "names": dict(enumerate(CLASSES))}
         (root / "data.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         started = time.perf_counter()
-        metrics = detector.model.val(
-            data=str(root / "data.yaml"), split="val", imgsz=detector.imgsz, batch=args.batch, device="cpu",
-            plots=False, verbose=False, project=str(root / "runs"), name="val",
-        )  # fmt: skip
+        with _stdout_to_stderr():  # Ultralytics prints its progress to stdout, where the JSON goes
+            metrics = detector.model.val(
+                data=str(root / "data.yaml"), split="val", imgsz=detector.imgsz, batch=args.batch,
+                device=args.device, plots=False, verbose=False, project=str(root / "runs"), name="val",
+            )  # fmt: skip
         validated = time.perf_counter() - started
     names = metrics.names
     per_class = {
@@ -77,6 +94,7 @@ def main() -> None:
         "precision": round(float(metrics.box.mp), 4),
         "recall": round(float(metrics.box.mr), 4),
         "ap50_per_class": per_class,
+        "device": args.device,
         "inference_ms_per_page": round(float(metrics.speed["inference"]), 1),
         "seconds_generating": round(generated, 1),
         "seconds_validating": round(validated, 1),

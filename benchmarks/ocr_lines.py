@@ -240,7 +240,7 @@ def main() -> None:
             "clean": evaluate(default, clean, "text", "line", args.jobs),
             "noisy": evaluate(default, noisy, "text", "line", args.jobs),
         },
-        "tesseract+rapidocr (the default: words without Hangul re-read by RapidOCR's bundled recogniser), psm 7": {
+        "tesseract+rapidocr (the default: runs of words without Hangul re-read by RapidOCR's recogniser), psm 7": {
             "clean": evaluate(hybrid, clean, "text", "line", args.jobs),
             "noisy": evaluate(hybrid, noisy, "text", "line", args.jobs),
         },
