@@ -34,8 +34,10 @@ Every night at 02:00 Asia/Seoul (and from the UI with Params):
 
 With `layout` among `models`, **train_layout** trains the YOLO layout detector (`python -m training.layout`, as a
 subprocess on this worker) on `training.layout_dataset` (generated first when missing), registers it as a
-`layout-detector` version, and **promote_layout** makes it the champion when there is none or when its validation
-mAP50 beats the champion's on the same dataset (the `layout_detector_champion` Asset then tells labeling runs).
+`layout-detector` version (a retry of the task continues the epochs an earlier try finished, from
+`<var>/work/layout/<run>/`, and a try after registration reuses its result), and **promote_layout** makes it the
+champion when there is none or when its validation mAP50 beats the champion's on the same dataset (the
+`layout_detector_champion` Asset then tells labeling runs).
 
 **Params**: `curriculum`, `models` (`text`, `layout`), `promotion` (auto|approval),
 `margin`, `compute` (local|ec2), `instance_type`, `epochs` (for epoch-based models), `new_holdout`,
@@ -171,7 +173,8 @@ def nightly_retraining():
         from training.snapshot import read_jsonl
         from training.snapshot_validation import validate_snapshot
 
-        context, training = get_current_context(), _settings().training
+        context, settings = get_current_context(), _settings()
+        training = settings.training
         if "text" not in opts["models"]:
             from airflow.sdk.exceptions import AirflowSkipException
 
@@ -304,6 +307,7 @@ def nightly_retraining():
     @task(execution_timeout=timedelta(hours=8))
     def train_layout(opts: dict) -> dict:
         import json
+        import shutil
         import subprocess
         import sys
 
@@ -312,12 +316,13 @@ def nightly_retraining():
         from labeling.batch import safe_run_id
         from operators.clients import build_stores
         from stores.objects import join
-        from training.layout import dataset_version
+        from training.layout import dataset_version, resumable
         from training.pages import write_yolo_dataset
 
         if "layout" not in opts["models"]:
             raise AirflowSkipException(f"models={opts['models']}: the layout detector is not trained in this run")
-        context, training = get_current_context(), _settings().training
+        context, settings = get_current_context(), _settings()
+        training = settings.training
         objects = build_stores().objects
         prefix = training.layout_dataset.strip("/")
         if not objects.exists(join(prefix, "manifest.json")):
@@ -325,10 +330,19 @@ def nightly_retraining():
                   " pages")  # fmt: skip
             write_yolo_dataset(objects, dataset_version(prefix), train=training.layout_train_pages,
                                val=training.layout_val_pages, imgsz_hint=training.layout_imgsz)  # fmt: skip
-        result_key = f"reports/retraining/{safe_run_id(context['run_id'])}.layout.json"
+        run = safe_run_id(context["run_id"])
+        result_key = f"reports/retraining/{run}.layout.json"
+        if objects.exists(result_key):  # an earlier try of this run trained and registered; it failed after that
+            print(f"{result_key} exists: the detector of this run is already trained and registered")
+            return {k: v for k, v in json.loads(objects.read_bytes(result_key)).items() if k != "history"}
+        # One work folder per DAG run: a retry continues the epochs an earlier try finished instead of starting over.
+        workdir = settings.var_path / "work" / "layout" / run
         command = [sys.executable, "-m", "training.layout", "--dataset", prefix,
                    "--epochs", str(opts["epochs"] or training.layout_epochs), "--imgsz", str(training.layout_imgsz),
-                   "--batch", str(training.layout_batch), "--result-key", result_key]  # fmt: skip
+                   "--batch", str(training.layout_batch), "--result-key", result_key,
+                   "--workdir", str(workdir)]  # fmt: skip
+        if resumable(workdir):
+            command.append("--resume")
         print("running: " + " ".join(command))
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         print(done.stdout[-4000:], done.stderr[-4000:])
@@ -336,6 +350,7 @@ def nightly_retraining():
             raise RuntimeError(
                 f"layout training exited with {done.returncode}: {done.stderr.strip().splitlines()[-1:]}"
             )
+        shutil.rmtree(workdir, ignore_errors=True)  # best.pt is in the object store and the registry
         result = json.loads(objects.read_bytes(result_key))
         result.pop("history", None)
         print(f"layout-detector version {result['registered_version']}: {result['metrics']}")

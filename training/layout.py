@@ -273,6 +273,16 @@ def _interrupted_run(runs: Path) -> Path:
     return found[-1]
 
 
+def resumable(workdir: Path) -> bool:
+    """Whether ``workdir`` holds a run that stopped before its last epoch (``train_layout_detector(resume=True)``
+    would continue it)."""
+    try:
+        _interrupted_run(workdir / "runs")
+    except TrainingError:
+        return False
+    return True
+
+
 def _resolve_device(device: str | None) -> str:
     import torch
 

@@ -223,7 +223,7 @@ def layout_settings(settings, monkeypatch):
 
 
 def test_the_layout_detector_is_retrained_registered_and_promoted_only_when_better(
-    dag, registry, layout_settings, clean_objects, clean_labels
+    dag, registry, layout_settings, clean_objects, clean_labels, settings
 ):
     from training.layout import MODEL_NAME
 
@@ -240,6 +240,7 @@ def test_the_layout_detector_is_retrained_registered_and_promoted_only_when_bett
     champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
     assert champion.tags["dataset_version"] == "nightly-test" and champion.tags["epochs"] == "1"
     assert any(k.endswith("/best.pt") and "/nightly-test/" in k for k in clean_objects.list("models/layout-detector"))
+    assert not any((settings.var_path / "work" / "layout").iterdir())  # the run's work folder is cleaned up
 
     second = _run(dag, models=["layout"], epochs=1)  # same data, same seed: the same mAP50 is no improvement
 

@@ -151,12 +151,14 @@ def test_an_interrupted_training_resumes_where_it_stopped(clean_objects, setting
     monkeypatch.undo()
     (run,) = [p.name for p in (work / "runs").iterdir()]
     assert clean_objects.exists(f"models/layout-detector/r1/{run}/best.pt")  # epoch 1's best, kept while training
+    assert layout.resumable(work) and not layout.resumable(tmp_path / "elsewhere")
 
     resumed = train_layout_detector(clean_objects, "input-data/layout/r1", **{**options, "epochs": 50, "imgsz": 640},
                                     resume=True)  # fmt: skip
     assert resumed["run"] == run and resumed["checkpoint"] == f"models/layout-detector/r1/{run}/best.pt"
     assert [row["epoch"] for row in resumed["history"]] == [2] and resumed["epochs"] == 2  # the run's own 2 epochs
     assert resumed["imgsz"] == 320 and clean_objects.exists(resumed["checkpoint"])
+    assert not layout.resumable(work)  # finished
 
     with pytest.raises(TrainingError, match="nothing to resume"):
         train_layout_detector(clean_objects, "input-data/layout/r1", **options, resume=True)
