@@ -37,7 +37,10 @@ SQS queue (the `drop_folder` Asset's watcher). A run claims everything in `incom
 queued behind one run (`max_active_runs=1`) cost one empty run each, never a double label.
 
 **Params**: `selector` (a file or sub-folder of `incoming/`; empty = everything), `curriculum` (`kr` = kr-2022 and
-kr-2015), `force`, `chunk_size` and `settle_seconds` (empty = the configured defaults).
+kr-2015), `force`, `chunk_size` and `settle_seconds` (empty = the configured defaults); `school`, `grade` and
+`course` give the metadata of problems that have none of their own (pages, records without those columns), so the
+labeler weighs the right grade band. They are checked before anything is claimed. Pages already read are skipped
+by their hash: use `force` to relabel them with new metadata.
 """
 
 
@@ -79,9 +82,12 @@ def _collected(lazy) -> list:
 
 def _config(context):
     from labeling.batch import batch_config
+    from labeling.schemas import metadata_defaults
 
     params = context["params"]
-    return batch_config(context["run_id"], params["curriculum"], params["force"], chunk_size=params["chunk_size"])
+    defaults = metadata_defaults(params.get("school"), params.get("grade"), params.get("course"))
+    return batch_config(context["run_id"], params["curriculum"], params["force"], chunk_size=params["chunk_size"],
+                        defaults=defaults)  # fmt: skip
 
 
 @dag(
@@ -99,6 +105,9 @@ def _config(context):
         "force": Param(False, type="boolean", description="Relabel problems even when already labeled"),
         "chunk_size": Param(None, type=["null", "integer"], minimum=1, description="Problems per labeling task"),
         "settle_seconds": Param(None, type=["null", "number"], minimum=0, description="Leave files younger than this"),
+        "school": Param(None, type=["null", "string"], description="School of problems that give none (pages)"),
+        "grade": Param(None, type=["null", "integer"], minimum=0, maximum=12, description="Grade of those problems"),
+        "course": Param(None, type=["null", "string"], description="Course of those problems, e.g. 수학Ⅰ"),
     },
 )
 def batch_labeling():
@@ -109,7 +118,16 @@ def batch_labeling():
         from operators.clients import build_stores
 
         context = get_current_context()
-        cfg, params = _config(context), context["params"]
+        try:  # bad metadata Params fail the run here, before anything is claimed, and without retries
+            cfg, params = _config(context), context["params"]
+            if cfg.defaults.get("course"):
+                from labeling.batch import CurriculumIndex, check_course
+
+                check_course(cfg, CurriculumIndex(build_stores().graph, cfg.curriculum))
+        except ValueError as exc:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(str(exc)) from exc
         settings = get_settings().labeling
         settle = settings.settle_seconds if params["settle_seconds"] is None else params["settle_seconds"]
         keys = claim_files(

@@ -63,6 +63,7 @@ class BatchConfig:
     force: bool = False
     pages_per_chunk: int = 8
     min_ocr_confidence: float = 0.8
+    defaults: dict[str, Any] = field(default_factory=dict)  # school/grade/course for problems that give none
 
     @property
     def processing(self) -> str:
@@ -122,8 +123,10 @@ def batch_config(
     force: bool = False,
     model_version: str | None = None,
     chunk_size: int | None = None,
+    defaults: dict[str, Any] | None = None,
 ) -> BatchConfig:
-    """The batch settings of one run, from the defaults file and the environment, read when the task runs."""
+    """The batch settings of one run, from the defaults file and the environment, read when the task runs.
+    ``defaults``: ``metadata_defaults(...)``, the metadata of problems that give none (pages never do)."""
     from mathlabel.config import get_settings
 
     settings = get_settings()
@@ -140,7 +143,17 @@ def batch_config(
         force=force,
         pages_per_chunk=labeling.pages_per_chunk,
         min_ocr_confidence=settings.ocr.min_confidence,
+        defaults=dict(defaults or {}),
     )
+
+
+def check_course(cfg: BatchConfig, index: CurriculumIndex) -> None:
+    """A default course must be one of the target curricula's (``ValueError`` otherwise), or every standard would
+    be weighed as off-band."""
+    course = cfg.defaults.get("course")
+    if course is not None and course not in index.courses:
+        raise ValueError(f"metadata defaults: course {course!r} is not in {cfg.curriculum} "
+                         f"(one of {', '.join(sorted(index.courses))})")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------- claim
@@ -437,7 +450,7 @@ def label_chunk(
     rows = [json.loads(line) for line in objects.read_bytes(chunk).decode().splitlines() if line.strip()]
     source_uri = objects.uri(join(INCOMING, name))
     text_rows = [row for row in rows if "page" not in row]
-    problems = [(row, Problem.model_validate(row["problem"])) for row in text_rows]
+    problems = [(row, Problem.model_validate(row["problem"]).with_defaults(cfg.defaults)) for row in text_rows]
     page_rows = [row for row in rows if "page" in row]
     first_ids = [
         label_doc_id(page_input.page_problem_id(name, row["record"], 1), cfg.model_version) for row in page_rows
@@ -545,7 +558,7 @@ def _read_images(
             continue
         image_uri = objects.uri(join(INCOMING, name))
         for k, (found_problem, text_problem) in enumerate(
-            zip(found, page_input.page_problems(name, page, image_uri, found), strict=True), start=1
+            zip(found, page_input.page_problems(name, page, image_uri, found, cfg.defaults), strict=True), start=1
         ):
             crop_key = join(crops, f"p{page:04d}-{k}.png")
             objects.write_bytes(crop_key, page_input.crop_of(reading.image or image, found_problem.box))

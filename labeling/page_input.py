@@ -227,10 +227,14 @@ def crop_of(image: Image.Image, box: tuple[int, int, int, int], pad: int = 8) ->
     )
 
 
-def page_problems(name: str, page: int, image_uri: str, reading_problems: list[PageProblem]) -> list[Problem]:
-    """Problem records for the problems found on one page of a page file."""
+def page_problems(
+    name: str, page: int, image_uri: str, reading_problems: list[PageProblem], defaults: dict[str, Any] | None = None
+) -> list[Problem]:
+    """Problem records for the problems found on one page of a page file, with the run's metadata ``defaults``."""
     return [
-        Problem(id=page_problem_id(name, page, k), text=found.text, image=f"{image_uri}#page={page}")
+        Problem(id=page_problem_id(name, page, k), text=found.text, image=f"{image_uri}#page={page}").with_defaults(
+            defaults or {}
+        )
         for k, found in enumerate(reading_problems, start=1)
     ]
 

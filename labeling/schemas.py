@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from graph_seed.codes import normalize_code
 
@@ -91,6 +91,38 @@ class Problem(BaseModel):
     def query_text(self) -> str:
         """What the retriever reads: the text plus the unit name the content team gave, if any."""
         return " ".join(part for part in (self.text, self.unit) if part)
+
+    def with_defaults(self, defaults: dict[str, Any]) -> Problem:
+        """This problem with ``defaults`` (``metadata_defaults``) filling the metadata it does not give; as it is
+        when the result would not be valid (a record's own school with a default grade that school lacks)."""
+        update = {k: v for k, v in defaults.items() if getattr(self, k) is None}
+        if not update:
+            return self
+        try:
+            return Problem.model_validate({**self.model_dump(), **update})
+        except ValueError:
+            return self
+
+
+def metadata_defaults(school: str | None = None, grade: int | str | None = None, course: str | None = None) -> dict:
+    """School, grade and course for the problems of a run that give none of their own (a page has none), checked.
+
+    Raises:
+        ValueError: an unknown school, or a grade outside 0-12 or outside the school's grades. A course is checked
+            against the curriculum by the caller (``CurriculumIndex.courses``).
+    """
+    try:
+        given = Problem(id="defaults", text="-", school=school, grade=grade, course=course)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = f"{error['loc'][0]} {error['input']!r}: " if error["loc"] else ""
+        raise ValueError(f"metadata defaults: {field}{error['msg'].removeprefix('Value error, ')}") from exc
+    if given.school is not None and given.school not in MAX_GRADE:
+        raise ValueError(f"metadata defaults: unknown school {school!r} (use one of {', '.join(MAX_GRADE)})")
+    if given.grade is not None and not 0 <= given.grade <= 12:
+        raise ValueError(f"metadata defaults: grade {grade!r} is not 0 (K) to 12")
+    found = {"school": given.school, "grade": given.grade, "course": given.course}
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def label_doc_id(problem_id: str, model_version: str) -> str:

@@ -114,17 +114,29 @@ def label_file(
     ],
     curriculum: Annotated[str | None, typer.Option(help="Target curricula ('kr' = kr-2022,kr-2015)")] = None,
     force: Annotated[bool, typer.Option(help="Relabel already labeled problems")] = False,
+    school: Annotated[str | None, typer.Option(help="School of problems that give none (pages): 초/중/고")] = None,
+    grade: Annotated[int | None, typer.Option(help="Grade of problems that give none")] = None,
+    course: Annotated[str | None, typer.Option(help="Course of problems that give none, e.g. 수학Ⅰ")] = None,
 ) -> None:
     """Label one file in-process (no Airflow), through the same drop-folder steps the DAG runs."""
-    from labeling.batch import CurriculumIndex, batch_config, claim_files, run_batch
+    from labeling.batch import CurriculumIndex, batch_config, check_course, claim_files, run_batch
+    from labeling.schemas import metadata_defaults
     from mathlabel.clients import build_stores, llm_judge, page_reader
     from training.registry import labeler_from_settings
 
+    try:
+        defaults = metadata_defaults(school, grade, course)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     settings = get_settings()
     stores = build_stores(settings)
     run_id = "cli__" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    cfg = batch_config(run_id, curriculum, force)
+    cfg = batch_config(run_id, curriculum, force, defaults=defaults)
     index = CurriculumIndex(stores.graph, cfg.curriculum)
+    try:
+        check_course(cfg, index)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     labeler, cfg.model_version = labeler_from_settings(index, settings)
     stores.objects.write_bytes(f"incoming/{run_id}/{path.name}", path.read_bytes())
     keys = claim_files(stores.objects, cfg.run_id, run_id, run_date=cfg.run_date)

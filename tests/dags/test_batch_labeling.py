@@ -32,7 +32,8 @@ def dag(stack):
 
 def _run(dag, **conf):
     # Always pass every param: dag.test() keeps the previous run's conf on the shared DAG object.
-    defaults = {"selector": "", "curriculum": "kr-2022", "force": False, "chunk_size": None, "settle_seconds": 0}
+    defaults = {"selector": "", "curriculum": "kr-2022", "force": False, "chunk_size": None, "settle_seconds": 0,
+                "school": None, "grade": None, "course": None}  # fmt: skip
     run = dag.test(run_conf={**defaults, **conf})
     assert run.state == "success", run
     return run
@@ -175,10 +176,11 @@ def test_a_scanned_page_is_split_into_problems_by_the_dag(dag, seeded_graph, cle
     page.image.save(jpeg, format="JPEG", quality=85)
     clean_objects.write_bytes("incoming/scan.jpg", jpeg.getvalue())
 
-    run = _run(dag)
+    run = _run(dag, school="중", grade=2)  # a page has no metadata: the run's Params give it
 
     docs = sorted(clean_labels.find_labels(), key=lambda d: d["problem_id"])
     assert [d["problem_id"] for d in docs] == ["scan.jpg#p1-1", "scan.jpg#p1-2"]
+    assert all((d["metadata"]["school"], d["metadata"]["grade"]) == ("중학교", 2) for d in docs)
     assert all(d["input"]["ocr"]["text"] and d["input"]["regions"] for d in docs)
     low = [d for d in docs if d["input"]["ocr"]["confidence"] < 0.8]
     assert all(any("OCR confidence" in r for r in d["decision"]["reasons"]) for d in low)
@@ -186,3 +188,14 @@ def test_a_scanned_page_is_split_into_problems_by_the_dag(dag, seeded_graph, cle
     (report_key,) = [k for k in clean_objects.list("reports") if k.endswith(".json")]
     report = json.loads(clean_objects.read_bytes(report_key))
     assert report["pages_read"] == 1 and report["seconds_per_page"] > 0
+
+
+def test_bad_metadata_params_fail_the_run_before_anything_is_claimed(dag, seeded_graph, clean_objects, clean_labels):
+    clean_objects.write_bytes("incoming/set.csv", "id,text\nm-1,12와 18의 최대공약수를 구하시오.\n".encode())
+    defaults = {"selector": "", "curriculum": "kr-2022", "force": False, "chunk_size": None, "settle_seconds": 0}
+    for bad in ({"school": "중학교", "grade": 5}, {"course": "미적분학 개론"}):
+        run = dag.test(run_conf={**defaults, "school": None, "grade": None, "course": None, **bad})
+        states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+        assert run.state == "failed" and states["claim"] == "failed", states
+        assert clean_objects.list("incoming") == ["incoming/set.csv"] and clean_objects.list("processing") == []
+    assert clean_labels.find_labels() == []

@@ -55,3 +55,23 @@ def test_bench_reads_image_records_by_ocr_and_scores_them_like_text(seeded_graph
     assert (metrics["n"], metrics["images"], metrics["skipped_records"]) == (2, 1, 1)
     assert metrics["seconds_per_image"] > 0 and 0 <= metrics["top1"] <= 1
     assert "missing.png" in result.stderr
+
+
+def test_label_takes_metadata_for_problems_without_it_and_refuses_bad_values(
+    seeded_graph, clean_objects, clean_labels, tmp_path
+):
+    problems = tmp_path / "set.jsonl"
+    problems.write_text(
+        json.dumps({"id": "cli-1", "text": "두 일차방정식의 그래프의 교점을 구하시오."}, ensure_ascii=False)
+    )
+
+    bad = runner.invoke(app, ["label", str(problems), "--school", "중학교", "--grade", "5"])
+    assert bad.exit_code == 2 and "grade 5 does not exist in 중학교" in bad.output
+    wrong_course = runner.invoke(app, ["label", str(problems), "--course", "미적분학 개론"])
+    assert wrong_course.exit_code == 2 and "is not in kr-2022" in wrong_course.output
+    assert clean_labels.find_labels() == []
+
+    done = runner.invoke(app, ["label", str(problems), "--school", "중", "--grade", "2"])
+    assert done.exit_code == 0, done.output
+    (doc,) = clean_labels.find_labels()
+    assert (doc["metadata"]["school"], doc["metadata"]["grade"]) == ("중학교", 2)

@@ -90,3 +90,20 @@ def test_unusable_files_raise_an_error_naming_the_file(name, data, message):
     with pytest.raises(IngestError, match=message) as info:
         parse_file(name, data)
     assert name in str(info.value)
+
+
+def test_metadata_defaults_are_checked_and_fill_only_what_a_problem_lacks():
+    from labeling.schemas import Problem, metadata_defaults
+
+    defaults = metadata_defaults("중", "2학년", "수학")
+    assert defaults == {"school": "중학교", "grade": 2, "course": "수학"} and metadata_defaults() == {}
+    for bad, message in (({"school": "대학교"}, "unknown school"), ({"school": "중학교", "grade": 5}, "does not exist"),
+                         ({"grade": 14}, "0 \\(K\\) to 12"), ({"grade": "x"}, "grade 'x'")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            metadata_defaults(**bad)
+    bare = Problem(id="p", text="t")
+    assert bare.with_defaults(defaults).metadata == {**defaults, "unit": None}
+    own = Problem(id="q", text="t", school="고등학교", grade=1)
+    assert own.with_defaults(defaults).metadata == {"school": "고등학교", "grade": 1, "course": "수학", "unit": None}
+    assert Problem(id="r", text="t", school="초등학교").with_defaults({"grade": 5}).grade == 5
+    assert Problem(id="s", text="t", school="중학교").with_defaults({"grade": 5}).grade is None  # invalid: left as is
