@@ -30,6 +30,7 @@ multi-page PDFs, and zip archives of them) with curriculum achievement standards
    and `.html` (counts, agreement with any provided labels, confidence histogram, review rate, time per stage).
 
 Every step is safe to retry: a failed chunk leaves its file in `processing/<run_id>/`, and the retry picks it up.
+When a task still fails after its retries, **watcher** marks the run failed. The report is written all the same.
 
 **Trigger**: every 15 minutes (files still growing wait for `settle_seconds`); in production, with
 `MATHLABEL_LABELING__DROP_QUEUE_URL` set, whenever the bucket's S3 event notifications for `incoming/` arrive on that
@@ -183,8 +184,19 @@ def batch_labeling():
         context = get_current_context()
         return finish_run(build_stores().objects, context["run_id"], _collected(prepared), _collected(results))
 
-    prepared = prepare.expand(key=claim())
-    report(prepared, label.expand(chunk=chunks(prepared)))
+    @task(trigger_rule="one_failed")  # AirflowFailException: no retries
+    def watcher() -> None:
+        """Fails the run when any task failed: the report (all_done) is the last task and would otherwise leave a run
+        with failed tasks marked successful. Its files stay in processing/ and the report lists them unfinished."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("a task of this run failed; the report lists what it left unfinished")
+
+    claimed = claim()
+    prepared = prepare.expand(key=claimed)
+    chunk_keys = chunks(prepared)
+    labeled = label.expand(chunk=chunk_keys)
+    [claimed, prepared, chunk_keys, labeled, report(prepared, labeled)] >> watcher()
 
 
 batch_labeling()

@@ -196,6 +196,7 @@ def test_bad_metadata_params_fail_the_run_before_anything_is_claimed(dag, seeded
     for bad in ({"school": "중학교", "grade": 5}, {"course": "미적분학 개론"}):
         run = dag.test(run_conf={**defaults, "school": None, "grade": None, "course": None, **bad})
         states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-        assert run.state == "failed" and states["claim"] == "failed", states
+        assert run.state == "failed" and states["claim"] == "failed", states  # the watcher fails the run
+        assert states["report"] == "success" and states["watcher"] == "failed"
         assert clean_objects.list("incoming") == ["incoming/set.csv"] and clean_objects.list("processing") == []
     assert clean_labels.find_labels() == []
