@@ -173,8 +173,7 @@ def nightly_retraining():
         from training.snapshot import read_jsonl
         from training.snapshot_validation import validate_snapshot
 
-        context, settings = get_current_context(), _settings()
-        training = settings.training
+        context, training = get_current_context(), _settings().training
         if "text" not in opts["models"]:
             from airflow.sdk.exceptions import AirflowSkipException
 
