@@ -337,8 +337,8 @@ def train_layout_detector(
         ultralytics_dir: Ultralytics' settings folder (``YOLO_CONFIG_DIR``); None: the one already in the
             environment, else ``<temp>/mathlabel-ultralytics``.
         resume: continue the interrupted run of ``workdir`` (the newest ``runs/*/weights/last.pt``) to its epochs,
-            with its optimizer state, learning-rate schedule and best fitness; ``epochs``, ``imgsz`` (unless given
-            differently), ``model_yaml`` and ``seed`` are the interrupted run's. Its ``best.pt`` key stays the run's.
+            with its optimizer state, learning-rate schedule and best fitness. ``epochs``, ``imgsz``, the model and
+            ``seed`` are the interrupted run's; ``batch`` and ``device`` may change. Its ``best.pt`` key is the run's.
             The MLflow run is a new one, tagged ``resumed``, with the resumed epochs' metrics.
 
     Returns:
