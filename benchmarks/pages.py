@@ -14,7 +14,8 @@ Needs the stack up and the graph seeded (``make run`` or ``mathlabel services up
   and its source text. Top-1 accuracy of each against ``GOLD`` (the kr-2022 standards we assigned to each problem
   family of the generator; families without one clear standard — word problems of four kinds, <보기> statements on
   mixed topics, reading a table — are left out of it), how often the image's top-1 equals the text's, and how often
-  the text's top-1 is among the image's top-3.
+  the text's top-1 is among the image's top-3. Also the image's top-1 when the run gives the workbook's school
+  (the ``school`` Param of ``batch_labeling``; ``school_of`` below), as a content team would for a scanned workbook.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ GOLD = {
     "triangle_angle": {"4수03-25"}, "circle": {"6수03-16"}, "frequency_table": {"9수04-02"},
     "histogram": {"9수04-02"}, "probability": {"9수04-06"}, "inequality": {"9수02-12"},
 }  # fmt: skip
+
+
+def school_of(codes: set[str]) -> str:
+    """The school a workbook of these standards is for (kr-2022 codes: 2/4/6수 elementary, 9수 middle school), as a
+    content team knows it of a scanned workbook and gives it with the ``school`` Param."""
+    first = min(codes)
+    return "초등학교" if first[0] in "246" else "중학교" if first[0] == "9" else "고등학교"
 
 
 def iou(a, b) -> float:
@@ -103,6 +111,10 @@ def main() -> None:
     gold = [(GOLD[f], t, m) for (_, _, f), t, m in zip(pairs, ranked_text, ranked_image, strict=True) if f in GOLD]
     text_hits = sum(bool(t) and t[0].code in codes for codes, t, _ in gold)
     image_hits = sum(bool(m) and m[0].code in codes for codes, _, m in gold)
+    schooled = [Problem(id=f"s{i}", text=o or "-", school=school_of(GOLD[f])) for i, (_, o, f) in enumerate(pairs)
+                if f in GOLD]  # fmt: skip
+    ranked_schooled = index.retriever.rank(schooled, 3)
+    school_hits = sum(bool(m) and m[0].code in codes for (codes, _, _), m in zip(gold, ranked_schooled, strict=True))
 
     def cer_of(selected):
         return round(statistics.mean(r["cer"] for r in selected), 4) if selected else None
@@ -124,6 +136,7 @@ def main() -> None:
         "gold_problems": len(gold),
         "top1_from_text": round(text_hits / len(gold), 4) if gold else None,
         "top1_from_image": round(image_hits / len(gold), 4) if gold else None,
+        "top1_from_image_with_school": round(school_hits / len(gold), 4) if gold else None,
         "label_top1_image_equals_text": round(top1 / len(pairs), 4) if pairs else None,
         "label_text_top1_in_image_top3": round(top3 / len(pairs), 4) if pairs else None,
         "label_seconds": round(label_seconds, 3),
