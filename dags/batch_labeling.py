@@ -40,8 +40,9 @@ queued behind one run (`max_active_runs=1`) cost one empty run each, never a dou
 **Params**: `selector` (a file or sub-folder of `incoming/`; empty = everything), `curriculum` (`kr` = kr-2022 and
 kr-2015), `force`, `chunk_size` and `settle_seconds` (empty = the configured defaults); `school`, `grade` and
 `course` give the metadata of problems that have none of their own (pages, records without those columns), so the
-labeler weighs the right grade band. They are checked before anything is claimed. Pages already read are skipped
-by their hash: use `force` to relabel them with new metadata.
+labeler weighs the right grade band. They are checked before anything is claimed. A page file's sidecar
+`<file>.meta.json` (`{"school": ..., "grade": ..., "course": ...}`) gives its own problems metadata, over the Params.
+Pages already read are skipped by their hash: use `force` to relabel them with new metadata.
 """
 
 

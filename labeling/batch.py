@@ -30,7 +30,7 @@ from labeling.llm import Judge
 from labeling.pipeline import build_label_doc
 from labeling.report import render_html, summarize
 from labeling.review import review
-from labeling.schemas import Problem, label_doc_id
+from labeling.schemas import Problem, label_doc_id, metadata_defaults
 from labeling.validation import ProblemSuite, read_file
 from labeling.vision import PageError, is_page_file
 from stores.errors import StoreError
@@ -47,6 +47,7 @@ INCOMING = "incoming"
 VERIFIED_DROP = "incoming/verified"  # reviewers' verified labels: nightly_retraining imports them
 UPSERT_CHUNK = 200
 MAX_ZIP_BYTES = 512 * 1024 * 1024  # uncompressed; a larger archive is quarantined, not unpacked
+META_SUFFIX = ".meta.json"  # beside a page file: its school/grade/course, e.g. workbook.pdf.meta.json
 ZIP_MEMBERS = ".d"  # an archive's members are labeled as files under "<archive>.d/"
 
 
@@ -326,12 +327,53 @@ def _write_chunks(prefix: str, rows: list[dict[str, Any]], size: int, objects: O
     return chunks
 
 
-def _prepare_pages(key: str, name: str, objects: ObjectStore, cfg: BatchConfig, started: float) -> Prepared:
-    """A PNG/JPEG/PDF page file: refuse what cannot be read; each readable page becomes a chunk row."""
+def _prepare_sidecar(key: str, name: str, objects: ObjectStore, cfg: BatchConfig) -> Prepared:
+    """``<page file>.meta.json``: read with its page file (``_page_metadata``) and filed with it, to ``processed/``
+    or, when the page file is quarantined (its sidecar's values among the reasons), to ``quarantine/``."""
+    owner = key.removesuffix(META_SUFFIX)
+    owner_name = name.removesuffix(META_SUFFIX)
+    claimed = objects.exists(owner) or objects.exists(join("quarantine", cfg.run_date, owner_name))
+    if is_page_file(owner) and claimed:  # the page file may already be quarantined: prepare tasks run in any order
+        return Prepared(name=name, key=key, status="asset", owner=owner)
+    reason = (f"metadata file without its page file: drop {PurePosixPath(owner).name} with it (PNG, JPEG or PDF, "
+              "in the same folder and run)")  # fmt: skip
+    return _quarantine(objects, key, name, cfg.run_id, cfg.run_date, reason)
+
+
+def _page_metadata(objects: ObjectStore, key: str, suite: ProblemSuite) -> dict[str, Any]:
+    """The school/grade/course of a page file's ``<file>.meta.json`` sidecar, checked; {} without one.
+
+    Raises:
+        ValueError: the sidecar is not a JSON object of known fields with valid values.
+    """
+    sidecar = key + META_SUFFIX
+    if not objects.exists(sidecar):
+        return {}
+    try:
+        data = json.loads(objects.read_bytes(sidecar).decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{PurePosixPath(sidecar).name} is not UTF-8 JSON: {exc}") from exc
+    if not isinstance(data, dict) or not set(data) <= {"school", "grade", "course"}:
+        raise ValueError(f"{PurePosixPath(sidecar).name} must be an object with school, grade and/or course only")
+    metadata = metadata_defaults(data.get("school"), data.get("grade"), data.get("course"))
+    if "course" in metadata and metadata["course"] not in suite.known_courses:
+        raise ValueError(f"{PurePosixPath(sidecar).name}: course {metadata['course']!r} is not in the curriculum")
+    return metadata
+
+
+def _prepare_pages(
+    key: str, name: str, objects: ObjectStore, cfg: BatchConfig, started: float, suite: ProblemSuite
+) -> Prepared:
+    """A PNG/JPEG/PDF page file: refuse what cannot be read; each readable page becomes a chunk row, with the
+    metadata of its sidecar (``<file>.meta.json``), if any."""
     owner = page_input.owner_of(objects, key, cfg.processing)
     if owner is not None:
         log.info("%s is an image named by %s; it is filed with that file", name, owner)
         return Prepared(name=name, key=key, status="asset", owner=owner)
+    try:
+        metadata = _page_metadata(objects, key, suite)
+    except ValueError as exc:  # its sidecar follows it to quarantine (finish_run files assets with their owner)
+        return _quarantine(objects, key, name, cfg.run_id, cfg.run_date, f"metadata file: {exc}")
     prefix = _chunk_prefix(cfg, name)
     try:
         pages, refused = page_input.prepare_pages(objects, key, name, objects.read_bytes(key), prefix)
@@ -347,7 +389,8 @@ def _prepare_pages(key: str, name: str, objects: ObjectStore, cfg: BatchConfig, 
         prepared.error_key = _write_input_error(
             objects, join("quarantine", cfg.run_date, name), name, cfg.run_id, reason, records
         )
-    prepared.chunks = _write_chunks(prefix, [page.to_row() for page in pages], cfg.pages_per_chunk, objects)
+    rows = [{**page.to_row(), "metadata": metadata} if metadata else page.to_row() for page in pages]
+    prepared.chunks = _write_chunks(prefix, rows, cfg.pages_per_chunk, objects)
     prepared.seconds = round(time.monotonic() - started, 3)
     log.info("%s: %d page(s) to read, %d refused, %d chunk(s)", name, len(pages), len(refused), len(prepared.chunks))
     return prepared
@@ -374,8 +417,10 @@ def prepare_file(key: str, *, objects: ObjectStore, suite: ProblemSuite, cfg: Ba
     """Validate one claimed file; quarantine what is bad; write its good records (or pages) as chunk files."""
     started = time.monotonic()
     name = PurePosixPath(key).relative_to(cfg.processing).as_posix()
+    if name.endswith(META_SUFFIX):
+        return _prepare_sidecar(key, name, objects, cfg)
     if is_page_file(name):
-        return _prepare_pages(key, name, objects, cfg, started)
+        return _prepare_pages(key, name, objects, cfg, started, suite)
     try:
         parsed = read_file(name, objects.read_bytes(key), suite)
     except IngestError as exc:
@@ -557,9 +602,9 @@ def _read_images(
             items.append(_Item(row["record"], text_problem, problem.content_hash(cfg.curriculum, sha), vision))
             continue
         image_uri = objects.uri(join(INCOMING, name))
-        for k, (found_problem, text_problem) in enumerate(
-            zip(found, page_input.page_problems(name, page, image_uri, found, cfg.defaults), strict=True), start=1
-        ):
+        metadata = {**cfg.defaults, **row.get("metadata", {})}  # the page's sidecar over the run's Params
+        text_problems = page_input.page_problems(name, page, image_uri, found, metadata)
+        for k, (found_problem, text_problem) in enumerate(zip(found, text_problems, strict=True), start=1):
             crop_key = join(crops, f"p{page:04d}-{k}.png")
             objects.write_bytes(crop_key, page_input.crop_of(reading.image or image, found_problem.box))
             vision = page_input.vision_doc(found_problem, reader=reader, page=page, uri=image_uri,

@@ -152,3 +152,28 @@ def test_a_pdf_page_by_page_with_a_blank_page_quarantined(clean_objects, clean_l
     (error_key,) = [k for k in objects.list("quarantine") if k.endswith(".error.json")]
     (record,) = json.loads(objects.read_bytes(error_key))["records"]
     assert record["record"] == 2 and "blank" in record["reason"]
+
+
+def test_a_page_files_metadata_sidecar_gives_its_problems_school_and_grade(clean_objects, clean_labels, index, reader):
+    """``<page>.meta.json`` beside a page gives its problems school/grade (over the run's Params); a bad one sends
+    the page to quarantine with it and the reason; one without its page is quarantined alone."""
+    objects, labels = clean_objects, clean_labels
+    png = _png(generate_page(TWO_PROBLEMS, noise=False).image)
+    objects.write_bytes("incoming/중2.png", png)
+    objects.write_bytes("incoming/중2.png.meta.json", json.dumps({"school": "중", "grade": 2}).encode())
+    objects.write_bytes("incoming/bad.png", png)
+    objects.write_bytes("incoming/bad.png.meta.json", json.dumps({"school": "중학교", "grade": 5}).encode())
+    objects.write_bytes("incoming/alone.pdf.meta.json", b'{"grade": 1}')
+
+    summary = _run(objects, labels, index, reader, "run-meta", defaults={"school": "초등학교"})
+
+    docs = labels.find_labels()
+    assert {d["problem_id"] for d in docs} == {"중2.png#p1-1", "중2.png#p1-2"} and summary["labeled"] == 2
+    assert all((d["metadata"]["school"], d["metadata"]["grade"]) == ("중학교", 2) for d in docs)  # the sidecar wins
+    errors = {k.rsplit("/", 1)[1]: json.loads(objects.read_bytes(k)) for k in objects.list("quarantine")
+              if k.endswith(".error.json")}  # fmt: skip
+    assert "grade 5 does not exist in 중학교" in errors["bad.png.error.json"]["reason"]
+    assert "named by bad.png, which was quarantined" in errors["bad.png.meta.json.error.json"]["reason"]
+    assert "without its page file" in errors["alone.pdf.meta.json.error.json"]["reason"]
+    assert any(k.endswith("/중2.png.meta.json") for k in objects.list("processed"))
+    assert objects.list("processing") == []
