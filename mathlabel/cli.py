@@ -118,7 +118,8 @@ def label_file(
     grade: Annotated[int | None, typer.Option(help="Grade of problems that give none")] = None,
     course: Annotated[str | None, typer.Option(help="Course of problems that give none, e.g. 수학Ⅰ")] = None,
 ) -> None:
-    """Label one file in-process (no Airflow), through the same drop-folder steps the DAG runs."""
+    """Label one file in-process (no Airflow), through the same drop-folder steps the DAG runs (a page file's
+    FILE.meta.json beside it comes along)."""
     from labeling.batch import CurriculumIndex, batch_config, check_course, claim_files, run_batch
     from labeling.schemas import metadata_defaults
     from mathlabel.clients import build_stores, llm_judge, page_reader
@@ -139,6 +140,9 @@ def label_file(
         raise typer.BadParameter(str(exc)) from exc
     labeler, cfg.model_version = labeler_from_settings(index, settings)
     stores.objects.write_bytes(f"incoming/{run_id}/{path.name}", path.read_bytes())
+    sidecar = path.with_name(path.name + ".meta.json")  # a page file's school/grade/course, as in the drop folder
+    if sidecar.is_file():
+        stores.objects.write_bytes(f"incoming/{run_id}/{sidecar.name}", sidecar.read_bytes())
     keys = claim_files(stores.objects, cfg.run_id, run_id, run_date=cfg.run_date)
     summary = run_batch(
         keys, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler,

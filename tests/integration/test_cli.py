@@ -75,3 +75,17 @@ def test_label_takes_metadata_for_problems_without_it_and_refuses_bad_values(
     assert done.exit_code == 0, done.output
     (doc,) = clean_labels.find_labels()
     assert (doc["metadata"]["school"], doc["metadata"]["grade"]) == ("중학교", 2)
+
+
+def test_label_takes_a_page_files_metadata_sidecar_along(seeded_graph, clean_objects, clean_labels, tmp_path):
+    from training.pages import generate_page
+
+    page = tmp_path / "scan.png"
+    generate_page(36, noise=False).image.save(page)
+    (tmp_path / "scan.png.meta.json").write_text(json.dumps({"school": "중학교", "grade": 3}))
+
+    done = runner.invoke(app, ["label", str(page)])
+
+    assert done.exit_code == 0, done.output
+    docs = clean_labels.find_labels()
+    assert docs and all((d["metadata"]["school"], d["metadata"]["grade"]) == ("중학교", 3) for d in docs)
