@@ -459,16 +459,21 @@ class _Item:
 
 
 def _stored_page(stored: dict[str, Any] | None, sha: str, labels: LabelStore, name: str, page: int,
-                 cfg: BatchConfig) -> list[dict[str, Any]] | None:  # fmt: skip
-    """The label documents of a page already read and labeled with this model version, if all of them are stored."""
+                 cfg: BatchConfig, metadata: dict[str, Any]) -> list[dict[str, Any]] | None:  # fmt: skip
+    """The label documents of a page already read and labeled with this model version, if all of them are stored
+    with the same curriculum and the same metadata (``metadata``: what the run and the page's sidecar give)."""
     if stored is None or (stored.get("input", {}).get("page") or {}).get("sha") != sha:
         return None
     count = stored["input"]["page"].get("problems") or 0
     ids = [label_doc_id(page_input.page_problem_id(name, page, k), cfg.model_version) for k in range(1, count + 1)]
     docs = labels.get_labels(ids)
-    if len(docs) != count or any(doc.get("curriculum") != cfg.curriculum for doc in docs.values()):
-        return None
-    return list(docs.values())
+    wanted = Problem(id="page", text="-").with_defaults(metadata).metadata
+    changed = any(
+        doc.get("curriculum") != cfg.curriculum
+        or any((doc.get("metadata") or {}).get(k) != wanted[k] for k in ("school", "grade", "course"))
+        for doc in docs.values()
+    )
+    return None if len(docs) != count or changed else list(docs.values())
 
 
 def label_chunk(
@@ -514,8 +519,9 @@ def label_chunk(
         else:
             items.append(_Item(row["record"], problem, content_hash))
     for row, first in zip(page_rows, first_ids, strict=True):
+        metadata = {**cfg.defaults, **row.get("metadata", {})}
         done = None if cfg.force else _stored_page(stored.get(first), row["page"]["sha"], labels, name,
-                                                     row["record"], cfg)  # fmt: skip
+                                                     row["record"], cfg, metadata)  # fmt: skip
         if done is not None:
             for doc in done:
                 result.skipped += 1

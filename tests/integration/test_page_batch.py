@@ -177,3 +177,14 @@ def test_a_page_files_metadata_sidecar_gives_its_problems_school_and_grade(clean
     assert "without its page file" in errors["alone.pdf.meta.json.error.json"]["reason"]
     assert any(k.endswith("/중2.png.meta.json") for k in objects.list("processed"))
     assert objects.list("processing") == []
+
+    # The same page again: skipped with the same metadata, read and relabeled when its sidecar changes.
+    objects.write_bytes("incoming/중2.png", png)
+    objects.write_bytes("incoming/중2.png.meta.json", json.dumps({"school": "중", "grade": 2}).encode())
+    again = _run(objects, labels, index, reader, "run-meta-2", defaults={"school": "초등학교"})
+    assert (again["skipped"], again["labeled"], again["pages_read"]) == (2, 0, 0)
+    objects.write_bytes("incoming/중2.png", png)
+    objects.write_bytes("incoming/중2.png.meta.json", json.dumps({"school": "중", "grade": 3}).encode())
+    changed = _run(objects, labels, index, reader, "run-meta-3")
+    assert (changed["labeled"], changed["pages_read"]) == (2, 1)
+    assert {d["metadata"]["grade"] for d in labels.find_labels()} == {3}
