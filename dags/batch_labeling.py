@@ -42,7 +42,7 @@ kr-2015), `force`, `chunk_size` and `settle_seconds` (empty = the configured def
 `course` give the metadata of problems that have none of their own (pages, records without those columns), so the
 labeler weighs the right grade band. They are checked before anything is claimed. A page file's sidecar
 `<file>.meta.json` (`{"school": ..., "grade": ..., "course": ...}`) gives its own problems metadata, over the Params.
-Pages already read are skipped by their hash: use `force` to relabel them with new metadata.
+A page already read is skipped by its hash, unless the metadata it would get has changed.
 """
 
 
