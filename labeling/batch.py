@@ -334,7 +334,12 @@ def _prepare_sidecar(key: str, name: str, objects: ObjectStore, cfg: BatchConfig
     owner_name = name.removesuffix(META_SUFFIX)
     claimed = objects.exists(owner) or objects.exists(join("quarantine", cfg.run_date, owner_name))
     if is_page_file(owner) and claimed:  # the page file may already be quarantined: prepare tasks run in any order
-        return Prepared(name=name, key=key, status="asset", owner=owner)
+        record_file = page_input.owner_of(objects, owner, cfg.processing)
+        if record_file is None:
+            return Prepared(name=name, key=key, status="asset", owner=owner)
+        reason = (f"{owner_name} is an image that {PurePosixPath(record_file).name} names: give its school, grade and "
+                  "course in that record, not in a metadata file")  # fmt: skip
+        return _quarantine(objects, key, name, cfg.run_id, cfg.run_date, reason)
     reason = (f"metadata file without its page file: drop {PurePosixPath(owner).name} with it (PNG, JPEG or PDF, "
               "in the same folder and run)")  # fmt: skip
     return _quarantine(objects, key, name, cfg.run_id, cfg.run_date, reason)

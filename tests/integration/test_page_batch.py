@@ -119,6 +119,7 @@ def test_a_record_with_an_image_is_read_as_one_problem_and_its_image_filed_with_
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("images/문제1.png", _png(page.image))  # json.dumps writes it "\ubb38\uc81c1.png"
+        zf.writestr("images/문제1.png.meta.json", '{"grade": 2}')  # metadata of a record's image: in the record
         zf.writestr("set.jsonl", "\n".join([
             json.dumps({"id": "img-1", "image": "images/문제1.png", "school": "중학교", "grade": 1}),
             json.dumps({"id": "img-2", "image": "images/missing.png"}),
@@ -131,8 +132,10 @@ def test_a_record_with_an_image_is_read_as_one_problem_and_its_image_filed_with_
     doc = labels.get_label("img-1@lexical-bm25-v1")
     assert doc["metadata"]["grade"] == 1 and doc["input"]["page"]["problems"] == 1
     assert all(word in doc["input"]["text"] for word in page.problems[1]["text"].split()[:2])  # both problems, one text
-    (error_key,) = [k for k in objects.list("quarantine") if k.endswith(".error.json")]
-    assert "not found" in json.loads(objects.read_bytes(error_key))["records"][0]["reason"]
+    errors = {k.rsplit("/", 1)[1]: json.loads(objects.read_bytes(k)) for k in objects.list("quarantine")
+              if k.endswith(".error.json")}  # fmt: skip
+    assert "not found" in errors["set.jsonl.error.json"]["records"][0]["reason"]
+    assert "give its school, grade and course in that record" in errors["문제1.png.meta.json.error.json"]["reason"]
     assert [k for k in labels.find_labels() if "#p" in k["problem_id"]] == []  # the image was not labeled as a page
     assert objects.list("processing") == []
     assert any(k.endswith("images/문제1.png") for k in objects.list("processed"))
