@@ -45,12 +45,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, or 0 for the first GPU")
     args = parser.parse_args()
 
-    import yaml
-
     from mathlabel.clients import layout_detector, object_store
     from mathlabel.config import get_settings
-    from stores.objects import join
-    from training.pages import CLASSES, write_yolo_dataset
+    from training.layout import fetch_dataset
+    from training.pages import write_yolo_dataset
 
     settings = get_settings()
     detector = layout_detector(settings)
@@ -64,17 +62,11 @@ def main() -> None:
     prefix = manifest["prefix"]
     with tempfile.TemporaryDirectory(prefix="layout-bench-") as folder:
         root = Path(folder)
-        for kind in ("images", "labels"):
-            for key in objects.list(join(prefix, kind, "val")):
-                target = root / key[len(prefix) + 1 :]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(objects.read_bytes(key))
-        data = {"path": str(root), "train": "images/val", "val": "images/val", "names": dict(enumerate(CLASSES))}
-        (root / "data.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        data_file, _ = fetch_dataset(objects, prefix, root, splits=("val",))
         started = time.perf_counter()
         with _stdout_to_stderr():  # Ultralytics prints its progress to stdout, where the JSON goes
             metrics = detector.model.val(
-                data=str(root / "data.yaml"), split="val", imgsz=detector.imgsz, batch=args.batch,
+                data=str(data_file), split="val", imgsz=detector.imgsz, batch=args.batch,
                 device=args.device, plots=False, verbose=False, project=str(root / "runs"), name="val",
             )  # fmt: skip
         validated = time.perf_counter() - started

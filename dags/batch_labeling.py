@@ -125,7 +125,8 @@ def batch_labeling():
             if cfg.defaults.get("course"):
                 from labeling.batch import CurriculumIndex, check_course
 
-                check_course(cfg, CurriculumIndex(build_stores().graph, cfg.curriculum))
+                courses = CurriculumIndex(build_stores().graph, cfg.curriculum).courses
+                check_course(cfg.defaults, courses, cfg.curriculum)
         except ValueError as exc:
             from airflow.sdk.exceptions import AirflowFailException
 

@@ -148,13 +148,19 @@ def batch_config(
     )
 
 
-def check_course(cfg: BatchConfig, index: CurriculumIndex) -> None:
-    """A default course must be one of the target curricula's (``ValueError`` otherwise), or every standard would
-    be weighed as off-band."""
-    course = cfg.defaults.get("course")
-    if course is not None and course not in index.courses:
-        raise ValueError(f"metadata defaults: course {course!r} is not in {cfg.curriculum} "
-                         f"(one of {', '.join(sorted(index.courses))})")  # fmt: skip
+def check_course(
+    metadata: dict[str, Any], courses: set[str], curriculum: str, where: str = "metadata defaults"
+) -> None:
+    """A course given for problems (``metadata_defaults``' result) must be one of the target curricula's
+    (``CurriculumIndex.courses``), or every standard would be weighed as off-band. Raises ``ValueError``."""
+    course = metadata.get("course")
+    if course is not None and course not in courses:
+        raise ValueError(f"{where}: course {course!r} is not in {curriculum} (one of {', '.join(sorted(courses))})")
+
+
+def _page_metadata_for(row: dict[str, Any], cfg: BatchConfig) -> dict[str, Any]:
+    """The metadata a page's problems get: its sidecar's over the run's Params."""
+    return {**cfg.defaults, **row.get("metadata", {})}
 
 
 # ---------------------------------------------------------------------------------------------------- claim
@@ -345,7 +351,7 @@ def _prepare_sidecar(key: str, name: str, objects: ObjectStore, cfg: BatchConfig
     return _quarantine(objects, key, name, cfg.run_id, cfg.run_date, reason)
 
 
-def _page_metadata(objects: ObjectStore, key: str, suite: ProblemSuite) -> dict[str, Any]:
+def _page_metadata(objects: ObjectStore, key: str, suite: ProblemSuite, curriculum: str) -> dict[str, Any]:
     """The school/grade/course of a page file's ``<file>.meta.json`` sidecar, checked; {} without one.
 
     Raises:
@@ -361,8 +367,7 @@ def _page_metadata(objects: ObjectStore, key: str, suite: ProblemSuite) -> dict[
     if not isinstance(data, dict) or not set(data) <= {"school", "grade", "course"}:
         raise ValueError(f"{PurePosixPath(sidecar).name} must be an object with school, grade and/or course only")
     metadata = metadata_defaults(data.get("school"), data.get("grade"), data.get("course"))
-    if "course" in metadata and metadata["course"] not in suite.known_courses:
-        raise ValueError(f"{PurePosixPath(sidecar).name}: course {metadata['course']!r} is not in the curriculum")
+    check_course(metadata, suite.known_courses, curriculum, PurePosixPath(sidecar).name)
     return metadata
 
 
@@ -376,7 +381,7 @@ def _prepare_pages(
         log.info("%s is an image named by %s; it is filed with that file", name, owner)
         return Prepared(name=name, key=key, status="asset", owner=owner)
     try:
-        metadata = _page_metadata(objects, key, suite)
+        metadata = _page_metadata(objects, key, suite, cfg.curriculum)
     except ValueError as exc:  # its sidecar follows it to quarantine (finish_run files assets with their owner)
         return _quarantine(objects, key, name, cfg.run_id, cfg.run_date, f"metadata file: {exc}")
     prefix = _chunk_prefix(cfg, name)
@@ -524,9 +529,8 @@ def label_chunk(
         else:
             items.append(_Item(row["record"], problem, content_hash))
     for row, first in zip(page_rows, first_ids, strict=True):
-        metadata = {**cfg.defaults, **row.get("metadata", {})}
         done = None if cfg.force else _stored_page(stored.get(first), row["page"]["sha"], labels, name,
-                                                     row["record"], cfg, metadata)  # fmt: skip
+                                                     row["record"], cfg, _page_metadata_for(row, cfg))  # fmt: skip
         if done is not None:
             for doc in done:
                 result.skipped += 1
@@ -613,8 +617,7 @@ def _read_images(
             items.append(_Item(row["record"], text_problem, problem.content_hash(cfg.curriculum, sha), vision))
             continue
         image_uri = objects.uri(join(INCOMING, name))
-        metadata = {**cfg.defaults, **row.get("metadata", {})}  # the page's sidecar over the run's Params
-        text_problems = page_input.page_problems(name, page, image_uri, found, metadata)
+        text_problems = page_input.page_problems(name, page, image_uri, found, _page_metadata_for(row, cfg))
         for k, (found_problem, text_problem) in enumerate(zip(found, text_problems, strict=True), start=1):
             crop_key = join(crops, f"p{page:04d}-{k}.png")
             objects.write_bytes(crop_key, page_input.crop_of(reading.image or image, found_problem.box))

@@ -135,7 +135,7 @@ def label_file(
     cfg = batch_config(run_id, curriculum, force, defaults=defaults)
     index = CurriculumIndex(stores.graph, cfg.curriculum)
     try:
-        check_course(cfg, index)
+        check_course(cfg.defaults, index.courses, cfg.curriculum)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     labeler, cfg.model_version = labeler_from_settings(index, settings)

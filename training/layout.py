@@ -172,12 +172,14 @@ def dataset_version(prefix: str) -> str:
     return PurePosixPath(prefix.strip("/")).name
 
 
-def fetch_dataset(objects: ObjectStore, prefix: str, folder: Path) -> tuple[Path, dict[str, Any]]:
+def fetch_dataset(
+    objects: ObjectStore, prefix: str, folder: Path, splits: tuple[str, ...] = ("train", "val")
+) -> tuple[Path, dict[str, Any]]:
     """Copy a complete layout dataset to ``folder``; returns its ``data.yaml`` (``path`` set to ``folder``) and
-    its manifest.
+    its manifest. ``splits``: those that must hold images (an evaluation set has ``val`` alone).
 
     Raises:
-        TrainingError: the prefix holds no complete dataset (no ``manifest.json``) or no training images.
+        TrainingError: the prefix holds no complete dataset (no ``manifest.json``) or one of ``splits`` no images.
     """
     import yaml
 
@@ -194,8 +196,8 @@ def fetch_dataset(objects: ObjectStore, prefix: str, folder: Path) -> tuple[Path
             target = folder / key[len(prefix) + 1 :]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(objects.read_bytes(key))
-    if not any((folder / "images" / "train").glob("*")) or not any((folder / "images" / "val").glob("*")):
-        raise TrainingError(f"layout dataset {prefix}/ has no train or no val images")
+    if not all(any((folder / "images" / split).glob("*")) for split in splits):
+        raise TrainingError(f"layout dataset {prefix}/ has no {' or no '.join(splits)} images")
     data = yaml.safe_load(objects.read_bytes(join(prefix, "data.yaml")))
     data["path"] = str(folder.resolve())
     data_file = folder / "data.yaml"
