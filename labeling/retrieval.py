@@ -2,8 +2,11 @@
 
 Each standard is a document made of its text, breadcrumbs, 해설, 성취수준 descriptors and terms (from the graph
 export). Two BM25 rankers, over kiwipiepy morphemes (stemmed English words included) and over character n-grams,
-are normalised by their best score for the query and averaged; the problem's school/grade/course metadata then
-re-weights standards of other grade bands down. The index is built once per task, never per problem.
+are normalised by their best score for the query and averaged. English problems also get the math concepts of their
+numbers and words (``labeling.concepts``): their names join the query, and a third BM25 ranker matches them with
+the concepts of each standard. A standard's lettered parts (``7.NS.A.1.b``) rank below the standard itself, which
+takes the best score of its parts. The problem's school/grade/course metadata then re-weights standards of other
+grade bands down. The index is built once per task, never per problem.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from labeling.concepts import as_words, problem_concepts, standard_concepts
 from labeling.schemas import Problem
 from labeling.text import char_ngrams, morphemes
 
@@ -36,7 +40,7 @@ class BM25:
                 cols.append(self.vocabulary.setdefault(term, len(self.vocabulary)))
                 tfs.append(count)
         lengths = np.array([len(d) for d in docs], dtype=float)
-        norm = k1 * (1 - b + b * lengths / (lengths.mean() if self.n_docs else 1.0))
+        norm = k1 * (1 - b + b * lengths / (lengths.mean() if lengths.sum() else 1.0))
         tf = np.array(tfs, dtype=float)
         df = np.bincount(cols, minlength=len(self.vocabulary)) if cols else np.zeros(0)
         idf = np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
@@ -133,6 +137,8 @@ class LexicalRetriever:
         *,
         temperature: float = 0.1,
         off_band_weight: float = 0.3,
+        concept_weight: float = 1.0,
+        part_weight: float = 0.8,
         document: Callable[[dict[str, Any]], str] = standard_document,
         tokenizers: tuple[Callable[[str], list[str]], ...] = (morphemes, char_ngrams),
     ) -> None:
@@ -142,10 +148,15 @@ class LexicalRetriever:
         self.codes = {s["code"] for s in standards}
         self.temperature = temperature
         self.off_band_weight = off_band_weight
+        self.concept_weight = concept_weight
+        self.part_weight = part_weight
         self.tokenizers = tokenizers
         self._fit_cache: dict[tuple, np.ndarray] = {}
         documents = [document(s) for s in standards]
         self.rankers = [BM25([tokenize(d) for d in documents]) for tokenize in tokenizers]
+        # Concepts are few per document, so length matters less than for words (b=0.3, chosen on MathCAMPS train).
+        self.concept_ranker = BM25([standard_concepts(d) for d in documents], b=0.3)
+        self.parts = _parts(standards)
 
     @property
     def version(self) -> str:
@@ -161,14 +172,20 @@ class LexicalRetriever:
         return cached
 
     def score_batch(self, problems: Sequence[Problem]) -> np.ndarray:
-        """Fused lexical scores, problems x standards, in [0, 1], re-weighted by grade fit."""
+        """Fused lexical and concept scores, problems x standards, re-weighted by grade fit."""
         texts = [problem.query_text() for problem in problems]
+        concepts = [problem_concepts(text) for text in texts]
+        queries = [f"{text} {as_words(found)}" if found else text for text, found in zip(texts, concepts, strict=True)]
         combined = np.zeros((len(problems), len(self.standards)))
         for tokenize, ranker in zip(self.tokenizers, self.rankers, strict=True):
-            scores = ranker.score_matrix([tokenize(text) for text in texts])
-            best = scores.max(axis=1, keepdims=True)
-            combined += np.divide(scores, best, out=np.zeros_like(scores), where=best > 0)
+            combined += _by_best(ranker.score_matrix([tokenize(query) for query in queries]))
         combined /= len(self.rankers)
+        if self.concept_weight and any(concepts):
+            combined += self.concept_weight * _by_best(self.concept_ranker.score_matrix(concepts))
+        if len(self.parts):
+            part, whole = self.parts[:, 0], self.parts[:, 1]
+            np.maximum.at(combined.T, whole, combined[:, part].T)
+            combined[:, part] *= self.part_weight
         return combined * np.vstack([self.fit_weights(problem) for problem in problems])
 
     def scores(self, problem: Problem) -> np.ndarray:
@@ -186,3 +203,20 @@ class LexicalRetriever:
         if not problems:
             return []
         return [self.candidates(row, top_k) for row in self.score_batch(problems)]
+
+
+def _by_best(scores: np.ndarray) -> np.ndarray:
+    """Each row divided by its best score (rows with no match stay zero)."""
+    best = scores.max(axis=1, keepdims=True)
+    return np.divide(scores, best, out=np.zeros_like(scores), where=best > 0)
+
+
+def _parts(standards: list[dict[str, Any]]) -> np.ndarray:
+    """(part, standard) row pairs: a code that is another code of its curriculum plus ``.x`` (``7.NS.A.1.b``)."""
+    position = {(s.get("curriculum"), s["code"]): i for i, s in enumerate(standards)}
+    pairs = [
+        (i, position[(s.get("curriculum"), s["code"].rsplit(".", 1)[0])])
+        for i, s in enumerate(standards)
+        if (s.get("curriculum"), s["code"].rsplit(".", 1)[0]) in position and "." in s["code"]
+    ]
+    return np.array(pairs, dtype=int).reshape(-1, 2)

@@ -86,7 +86,7 @@ def test_changed_text_is_relabeled_under_the_same_key(clean_objects, clean_label
     cfg2 = batch_config("run-v2")
     summary = run_batch(claim_files(objects, cfg2.run_id), objects=objects, labels=labels, index=index, cfg=cfg2)
     assert summary["labeled"] == 1 and labels.count_labels() == 2
-    doc = labels.get_label("c-1@lexical-bm25-v1")
+    doc = labels.get_label("c-1@lexical-bm25-v2")
     assert doc["run_id"] == "run-v2" and doc["labels"] == ["9수01-02"]
 
 
@@ -159,7 +159,7 @@ def test_with_an_llm_each_label_records_its_answer_and_disagreement_goes_to_revi
     objects.write_bytes("incoming/llm.jsonl", _data())
     cfg = batch_config("run-llm")
     run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg, judge=judge)
-    first, second = labels.get_label("c-1@lexical-bm25-v1"), labels.get_label("c-2@lexical-bm25-v1")
+    first, second = labels.get_label("c-1@lexical-bm25-v2"), labels.get_label("c-2@lexical-bm25-v2")
     assert first["llm"]["code"] == "9수01-01" and first["model_versions"]["llm"] == "fake:scripted"
     assert "error" in second["llm"] and second["labels"] != ["12미적Ⅱ-01-01"]
     assert second["decision"]["status"] == "needs_review"

@@ -38,7 +38,7 @@ def test_the_champion_is_loaded_by_alias_for_its_curricula_only(registered, sett
     assert loaded_ref.version == ref.version and loaded.version == model.version
     assert champion(settings.mlflow_tracking_uri, ["us-ccss"]) is None
     labeler, version = labeler_for(index, alias="champion", tracking_uri=settings.mlflow_tracking_uri,
-                                   fallback_version="lexical-bm25-v1")  # fmt: skip
+                                   fallback_version="lexical-bm25-v2")  # fmt: skip
     assert isinstance(labeler, TrainedLabeler) and version == f"text-labeler-v{ref.version}"
 
 
@@ -53,8 +53,8 @@ def test_trained_labeler_predicts_only_graph_standards(registered, problems):
 def test_without_a_champion_runs_use_the_cold_start_labeler(seeded_graph, settings):
     index = CurriculumIndex(seeded_graph, "us-ccss")
     labeler, version = labeler_for(index, alias="champion", tracking_uri=settings.mlflow_tracking_uri,
-                                   fallback_version="lexical-bm25-v1")  # fmt: skip
-    assert labeler is index.retriever and version == "lexical-bm25-v1"
+                                   fallback_version="lexical-bm25-v2")  # fmt: skip
+    assert labeler is index.retriever and version == "lexical-bm25-v2"
     assert labeler_for(index, alias="", tracking_uri="http://127.0.0.1:1", fallback_version="x")[1] == "x"
 
 
