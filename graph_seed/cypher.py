@@ -175,6 +175,15 @@ def export_prerequisites(curriculum_id: str) -> Statement:
     )
 
 
+def export_related(curriculum_id: str) -> Statement:
+    """(code, code) pairs of related standards of a curriculum (each pair once, in its stored direction)."""
+    return (
+        "MATCH (a:Standard {curriculum: $curriculum})-[:RELATED_TO]->(b:Standard) "
+        "RETURN DISTINCT a.code AS code, b.code AS other",
+        {"curriculum": curriculum_id},
+    )
+
+
 def get_standard(curriculum_id: str, code: str) -> Statement:
     return (
         f"MATCH (s:Standard {{uid: $uid}}) RETURN {_STANDARD_FIELDS}",

@@ -3,9 +3,10 @@ chooses among the candidates and names what a person should check.
 
 Its tools read the task's ``CurriculumIndex`` (the graph export of the target curricula): ``search_standards``
 (the retriever over a query of the agent's own), ``get_standard`` (a standard's text, breadcrumbs, 해설 and grade
-band) and ``neighbours`` (prerequisites and the standards that build on it). Its final answer is structured output
-whose ``code`` is a ``Literal`` of the candidates, so neither a tool result nor text inside the problem can smuggle
-in a label; an invalid answer is sent back to the model to correct, a bounded number of times, and then rejected.
+band) and ``neighbours`` (prerequisites, the standards that build on it, related ones). Its final answer is
+structured output whose ``code`` is a ``Literal`` of the candidates, so neither a tool result nor text inside the
+problem can smuggle in a label; an invalid answer is sent back to the model to correct, a bounded number of times,
+and then rejected.
 The rules in ``labeling.review`` weigh the answer: any concern the agent names sends the label to review.
 """
 
@@ -75,12 +76,15 @@ def graph_tools(index: CurriculumIndex, limit: int = 5) -> list[Any]:
 
     @tool
     def neighbours(code: str) -> str:
-        """The standards a standard builds on (prerequisites) and those that build on it (successors)."""
+        """The standards a standard builds on (prerequisites), those that build on it (successors), and related ones."""
         code = code.strip()
         if code not in index.by_code:
             return json.dumps(describe(code), ensure_ascii=False)
-        after = [c for c, before in index.prerequisites.items() if code in before]
-        found = {"prerequisites": brief(index.prerequisites.get(code, [])), "successors": brief(after)}
+        found = {
+            "prerequisites": brief(index.prerequisites.get(code, [])),
+            "successors": brief(index.successors.get(code, [])),
+            "related": brief(index.related.get(code, [])),
+        }
         return json.dumps(found, ensure_ascii=False)
 
     return [search_standards, get_standard, neighbours]

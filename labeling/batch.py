@@ -543,7 +543,10 @@ def label_chunk(
     docs: list[dict[str, Any]] = []
     for item, candidates in zip(items, ranked, strict=True):
         problem = item.problem
-        llm = judge.choose(problem, candidates, index.context([c.code for c in candidates])) if judge else None
+        llm = None
+        if judge:
+            pool = candidates + index.expand(candidates)
+            llm = judge.choose(problem, pool, index.context([c.code for c in pool]))
         ocr_confidence = item.vision["ocr"]["confidence"] if item.vision else None
         decision = review(
             problem, candidates, auto_accept_score=cfg.auto_accept_score, standards=index.by_code, llm=llm,

@@ -7,9 +7,12 @@ from typing import Any
 
 from graph_seed import cypher
 from labeling.errors import LabelingError
-from labeling.retrieval import LexicalRetriever
+from labeling.retrieval import Candidate, LexicalRetriever, candidate
 from labeling.validation import ProblemSuite
 from stores.graph import GraphStore
+
+EXPAND_FROM = 3  # the best candidates whose graph neighbours an LLM may also choose
+EXPAND_MAX = 5  # neighbours added at most
 
 
 def expand_curricula(spec: str | list[str]) -> list[str]:
@@ -77,8 +80,57 @@ class CurriculumIndex:
                 out.setdefault(row["code"], []).append(row["before"])
         return out
 
+    @cached_property
+    def successors(self) -> dict[str, list[str]]:
+        """code → the codes that have it as a direct prerequisite."""
+        out: dict[str, list[str]] = {}
+        for code, befores in self.prerequisites.items():
+            for before in befores:
+                out.setdefault(before, []).append(code)
+        return out
+
+    @cached_property
+    def related(self) -> dict[str, list[str]]:
+        """code → the codes of the standards related to it (the relation has no direction)."""
+        out: dict[str, list[str]] = {}
+        for cid in self.curricula:
+            for row in self.graph.run(*cypher.export_related(cid)):
+                out.setdefault(row["code"], []).append(row["other"])
+                out.setdefault(row["other"], []).append(row["code"])
+        return out
+
     def context(self, codes: list[str]) -> dict[str, dict[str, Any]]:
-        return {code: {"prerequisites": sorted(self.prerequisites.get(code, []))} for code in codes}
+        """Graph context of each code for the LLM: its direct prerequisites and related standards."""
+        return {
+            code: {
+                "prerequisites": sorted(self.prerequisites.get(code, [])),
+                "related": sorted(self.related.get(code, [])),
+            }
+            for code in codes
+        }
+
+    def expand(self, candidates: list[Candidate], top: int = EXPAND_FROM, limit: int = EXPAND_MAX) -> list[Candidate]:
+        """The graph neighbours of the ``top`` best candidates that are not candidates yet, at most ``limit``.
+
+        They join the candidates an LLM may choose from (a problem that fits a prerequisite of the best match better
+        can then be labeled with it) with score 0 and ``via`` saying how they were reached; the ranking is unchanged.
+        """
+        seen = {c.code for c in candidates}
+        out: list[Candidate] = []
+        for source in candidates[:top]:
+            for relation, codes in (
+                ("prerequisite of", self.prerequisites.get(source.code, [])),
+                ("builds on", self.successors.get(source.code, [])),
+                ("related to", self.related.get(source.code, [])),
+            ):
+                for code in sorted(codes):
+                    if code in seen or code not in self.by_code:
+                        continue
+                    seen.add(code)
+                    out.append(candidate(self.by_code[code], 0.0, via=f"{relation} {source.code}"))
+                    if len(out) == limit:
+                        return out
+        return out
 
     @cached_property
     def retriever(self) -> LexicalRetriever:

@@ -1,5 +1,5 @@
-"""The optional LLM step: the problem and its top candidates (with graph context) go to a chat model, whose answer
-must be one of the candidates.
+"""The optional LLM step: the problem and its top candidates (with graph context, and the graph neighbours of the
+best ones) go to a chat model, whose answer must be one of them.
 
 The structured-output schema is built per problem with ``code: Literal[<candidate codes>]``, so an answer outside the
 candidates fails validation and is rejected: text inside a problem cannot inject a label. The chat model is injected
@@ -43,6 +43,7 @@ def prompt(problem: Problem, candidates: list[Candidate], context: dict[str, dic
             "code": c.code,
             "standard": c.text,
             "where": " > ".join(c.breadcrumbs),
+            **({"found_as": f"graph neighbour: {c.via}"} if c.via else {}),
             **{k: v for k, v in context.get(c.code, {}).items() if v},
         }
         for c in candidates

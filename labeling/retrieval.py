@@ -73,15 +73,17 @@ class Candidate:
     score: float
     curriculum: str = ""
     breadcrumbs: list[str] = field(default_factory=list)
+    via: str = ""  # for a graph neighbour of a ranked candidate: how it was reached ("prerequisite of 9수01-02")
 
     def to_doc(self) -> dict[str, Any]:
-        return {
+        doc = {
             "code": self.code,
             "curriculum": self.curriculum,
             "text": self.text,
             "score": round(self.score, 4),
             "breadcrumbs": self.breadcrumbs,
         }
+        return doc | {"via": self.via} if self.via else doc
 
 
 def breadcrumbs(standard: dict[str, Any]) -> list[str]:
@@ -89,7 +91,7 @@ def breadcrumbs(standard: dict[str, Any]) -> list[str]:
     return [standard[k] for k in keys if standard.get(k)]
 
 
-def candidate(standard: dict[str, Any], score: float) -> Candidate:
+def candidate(standard: dict[str, Any], score: float, via: str = "") -> Candidate:
     """A standard row of the graph export as a ranked candidate."""
     return Candidate(
         code=standard["code"],
@@ -97,6 +99,7 @@ def candidate(standard: dict[str, Any], score: float) -> Candidate:
         score=score,
         curriculum=standard.get("curriculum", ""),
         breadcrumbs=breadcrumbs(standard),
+        via=via,
     )
 
 

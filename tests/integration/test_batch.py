@@ -166,6 +166,28 @@ def test_with_an_llm_each_label_records_its_answer_and_disagreement_goes_to_revi
     assert any(reason.startswith("LLM: answer rejected") for reason in second["decision"]["reasons"])
 
 
+def test_an_llm_may_choose_a_graph_neighbour_of_the_best_candidates(clean_objects, clean_labels, index):
+    from labeling.llm import LLMJudge
+    from labeling.schemas import Problem
+    from tests.fakes import ScriptedChat, call
+
+    ranked = index.retriever.rank([Problem.model_validate(RECORDS[0])], batch_config("x").top_k)[0]
+    extra = index.expand(ranked)
+    assert extra and not {c.code for c in extra} & {c.code for c in ranked}
+    assert all(c.score == 0 and c.via.split()[-1] in {r.code for r in ranked[:3]} for c in extra)
+    neighbour = extra[0].code  # not ranked among the candidates: without the graph it would be refused
+    judge = LLMJudge(ScriptedChat(responses=[call("StandardChoice", code=neighbour, confidence=0.8, reason="r")]), "f")
+    objects, labels = clean_objects, clean_labels
+    objects.write_bytes("incoming/near.jsonl", (json.dumps(RECORDS[0], ensure_ascii=False) + "\n").encode())
+    cfg = batch_config("run-near")
+    run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg, judge=judge)
+    doc = labels.get_label("c-1@lexical-bm25-v2")
+    assert doc["llm"]["code"] == neighbour and doc["labels"] == [ranked[0].code]
+    assert [c["code"] for c in doc["candidates"]] == [c.code for c in ranked]  # the ranking is unchanged
+    assert doc["decision"]["status"] == "needs_review"
+    assert any(reason.startswith(f"LLM chose {neighbour}") for reason in doc["decision"]["reasons"])
+
+
 def test_inputs_of_a_run_that_died_are_taken_over_by_a_later_run(clean_objects, settings):
     import os
 

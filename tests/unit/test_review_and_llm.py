@@ -87,3 +87,11 @@ def test_the_prompt_fences_the_problem_as_data_and_carries_graph_context():
         "where": "kr-2022 > 중1-3 > 수와 연산 > 소인수분해",
         "prerequisites": ["6수01-04"],
     }
+
+
+def test_a_graph_neighbour_is_offered_as_one_with_how_it_was_reached():
+    near = Candidate("6수01-01", "덧셈과 뺄셈", 0.0, "kr-2022", via="prerequisite of 9수01-02")
+    data = json.loads(prompt(problem(), [CANDIDATES[0], near], {})[1][1])
+    assert "found_as" not in data["candidates"][0]
+    assert data["candidates"][1]["found_as"] == "graph neighbour: prerequisite of 9수01-02"
+    assert near.to_doc()["via"] == "prerequisite of 9수01-02" and "via" not in CANDIDATES[0].to_doc()
