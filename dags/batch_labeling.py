@@ -23,7 +23,9 @@ multi-page PDFs, and zip archives of them) with curriculum achievement standards
 3. **label** (one mapped task per chunk; pages: `labeling.pages_per_chunk` per task) reads pages and image records
    (layout, reading order, OCR; low OCR confidence means review; a crop of each problem goes beside the input under
    `processed/`), ranks the curriculum's standards with the champion text labeler
-   (`models:/text-labeler@champion`) or, without one, the cold-start retriever; asks the configured LLM, if any;
+   (`models:/text-labeler@champion`) or, without one, the cold-start retriever (whose standard documents include
+   the latest verified problems of each standard); asks the configured LLM, if any, to choose among the candidates
+   and the graph neighbours of the best three;
    applies the reviewing rules (`auto_accepted` / `needs_review` with reasons); upserts the documents. Problems
    already labeled by the same model version with the same content are skipped unless `force` is set.
 4. **report** moves each input whose chunks are all stored to `processed/<date>/` and writes `reports/<run_id>.json`
@@ -169,10 +171,13 @@ def batch_labeling():
         context = get_current_context()
         context["chunk_name"] = "/".join(chunk.rsplit("/", 2)[-2:])
         settings, stores, cfg = get_settings(), build_stores(), _config(context)
-        index = CurriculumIndex(stores.graph, cfg.curriculum)
+        index = CurriculumIndex(stores.graph, cfg.curriculum, labels=stores.labels.reader())
         labeler, cfg.model_version = labeler_from_settings(index, settings)
         judge = llm_judge(settings, index)
         print(f"labeling with {cfg.model_version}; " + (f"LLM {judge.version}" if judge else "no LLM configured"))
+        if cfg.model_version == settings.labeling.model_version and index.examples:  # the cold start
+            print(f"cold start with {sum(map(len, index.examples.values()))} verified examples of "
+                  f"{len(index.examples)} standards")  # fmt: skip
         return label_chunk(
             chunk, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler, judge=judge,
             reader=lambda: page_reader(settings),

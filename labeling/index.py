@@ -1,4 +1,5 @@
-"""The target curricula as read from the graph once per task: standards, terms, prerequisites, the retriever."""
+"""The target curricula as read from the graph once per task: standards, terms, prerequisites, the retrievers; and
+the problems reviewers verified for them, which the cold-start labeler indexes with their standards."""
 
 from __future__ import annotations
 
@@ -10,9 +11,23 @@ from labeling.errors import LabelingError
 from labeling.retrieval import Candidate, LexicalRetriever, candidate
 from labeling.validation import ProblemSuite
 from stores.graph import GraphStore
+from stores.labels import LabelStore
 
 EXPAND_FROM = 3  # the best candidates whose graph neighbours an LLM may also choose
 EXPAND_MAX = 5  # neighbours added at most
+VERIFIED = "verified"  # decision.status of a verified label (training.verified imports them)
+EXAMPLES_PER_STANDARD = 20  # verified problems a standard's retrieval document takes at most (the latest)
+
+
+def current_verified(reader: LabelStore, curriculum: str) -> list[dict[str, Any]]:
+    """The current verification of every problem verified for ``curriculum`` (latest first on ties)."""
+    docs = reader.find_labels({"decision.status": VERIFIED, "current": True, "curriculum": curriculum})
+    latest: dict[str, dict[str, Any]] = {}
+    for doc in docs:  # two current documents of one problem only after a crash mid-import: the later one wins
+        seen = latest.get(doc["problem_id"])
+        if seen is None or doc["verification"]["at"] > seen["verification"]["at"]:
+            latest[doc["problem_id"]] = doc
+    return sorted(latest.values(), key=lambda d: d["problem_id"])
 
 
 def expand_curricula(spec: str | list[str]) -> list[str]:
@@ -27,12 +42,25 @@ def expand_curricula(spec: str | list[str]) -> list[str]:
 
 
 class CurriculumIndex:
-    """The target curricula as read from the graph once per task; the retriever is built on first use."""
+    """The target curricula as read from the graph once per task; the retrievers are built on first use.
 
-    def __init__(self, graph: GraphStore, curriculum: str | list[str]) -> None:
+    ``labels``: the label store whose current verified labels for these curricula become examples in the cold-start
+    labeler's documents; ``examples`` (code → problem texts) gives them directly instead (``mathlabel bench``).
+    """
+
+    def __init__(
+        self,
+        graph: GraphStore,
+        curriculum: str | list[str],
+        *,
+        labels: LabelStore | None = None,
+        examples: dict[str, list[str]] | None = None,
+    ) -> None:
         self.graph = graph
         self.curricula = expand_curricula(curriculum)
         self.curriculum = ",".join(self.curricula)
+        self.labels = labels
+        self._examples = examples
 
     @cached_property
     def standards(self) -> list[dict[str, Any]]:
@@ -134,4 +162,25 @@ class CurriculumIndex:
 
     @cached_property
     def retriever(self) -> LexicalRetriever:
+        """Ranks by the graph's texts alone: what the trained labeler blends with, and the agent's search."""
         return LexicalRetriever(self.standards)
+
+    @cached_property
+    def examples(self) -> dict[str, list[str]]:
+        """code → texts of problems verified with it, the latest first, at most ``EXAMPLES_PER_STANDARD``."""
+        given = self._examples
+        if given is None and self.labels is not None:
+            given = {}
+            docs = sorted(current_verified(self.labels, self.curriculum), key=lambda d: d["verification"]["at"])
+            for doc in reversed(docs):
+                for code in doc["labels"] if doc["input"].get("text") else ():
+                    given.setdefault(code, []).append(doc["input"]["text"])
+        return {code: texts[:EXAMPLES_PER_STANDARD] for code, texts in (given or {}).items() if code in self.by_code}
+
+    @cached_property
+    def cold_start(self) -> LexicalRetriever:
+        """The cold-start labeler: the retriever, with each standard's verified examples in its document."""
+        examples = self.examples
+        if not examples:
+            return self.retriever
+        return LexicalRetriever(self.standards, examples=examples)

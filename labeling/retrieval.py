@@ -103,12 +103,14 @@ def candidate(standard: dict[str, Any], score: float, via: str = "") -> Candidat
     )
 
 
-def standard_document(standard: dict[str, Any]) -> str:
-    """The text a standard is indexed by: sentence, breadcrumbs, 해설, 성취수준 and terms, when present."""
+def standard_document(standard: dict[str, Any], examples: Sequence[str] = ()) -> str:
+    """The text a standard is indexed by: sentence, breadcrumbs, 해설, 성취수준 and terms, when present, and the
+    texts of problems verified with it (``examples``)."""
     parts = [standard.get("grade_band"), standard.get("domain"), standard.get("content_element"), standard["text"]]
     parts.append(standard.get("explanation"))
     parts.extend(level.split(": ", 1)[-1] for level in standard.get("achievement_levels") or [])
     parts.extend(standard.get("terms") or [])
+    parts.extend(examples)
     return " ".join(p for p in parts if p)
 
 
@@ -142,7 +144,7 @@ class LexicalRetriever:
         off_band_weight: float = 0.3,
         concept_weight: float = 1.0,
         part_weight: float = 0.8,
-        document: Callable[[dict[str, Any]], str] = standard_document,
+        examples: dict[str, list[str]] | None = None,
         tokenizers: tuple[Callable[[str], list[str]], ...] = (morphemes, char_ngrams),
     ) -> None:
         if not standards:
@@ -155,10 +157,16 @@ class LexicalRetriever:
         self.part_weight = part_weight
         self.tokenizers = tokenizers
         self._fit_cache: dict[tuple, np.ndarray] = {}
-        documents = [document(s) for s in standards]
+        examples = examples or {}
+        documents = [standard_document(s, examples.get(s["code"], ())) for s in standards]
         self.rankers = [BM25([tokenize(d) for d in documents]) for tokenize in tokenizers]
+        # A standard's concepts: those its text names, and those of its verified examples (their numbers count).
+        concepts = [
+            set(standard_concepts(standard_document(s))).union(*map(problem_concepts, examples.get(s["code"], ())))
+            for s in standards
+        ]
         # Concepts are few per document, so length matters less than for words (b=0.3, chosen on MathCAMPS train).
-        self.concept_ranker = BM25([standard_concepts(d) for d in documents], b=0.3)
+        self.concept_ranker = BM25([sorted(c) for c in concepts], b=0.3)
         self.parts = _parts(standards)
 
     @property
@@ -184,7 +192,8 @@ class LexicalRetriever:
             combined += _by_best(ranker.score_matrix([tokenize(query) for query in queries]))
         combined /= len(self.rankers)
         if self.concept_weight and any(concepts):
-            combined += self.concept_weight * _by_best(self.concept_ranker.score_matrix(concepts))
+            concept_scores = _by_best(self.concept_ranker.score_matrix(concepts))
+            combined = (combined + self.concept_weight * concept_scores) / (1 + self.concept_weight)
         if len(self.parts):
             part, whole = self.parts[:, 0], self.parts[:, 1]
             np.maximum.at(combined.T, whole, combined[:, part].T)

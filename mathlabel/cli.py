@@ -133,7 +133,7 @@ def label_file(
     stores = build_stores(settings)
     run_id = "cli__" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     cfg = batch_config(run_id, curriculum, force, defaults=defaults)
-    index = CurriculumIndex(stores.graph, cfg.curriculum)
+    index = CurriculumIndex(stores.graph, cfg.curriculum, labels=stores.labels)
     try:
         check_course(cfg.defaults, index.courses, cfg.curriculum)
     except ValueError as exc:
@@ -178,23 +178,38 @@ def bench(
     test: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Labeled problems (JSONL/CSV with labels)")],
     curriculum: Annotated[str, typer.Option(help="Curriculum id(s), comma-separated; 'kr' = kr-2022,kr-2015")] = "",
     train: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="Train on these first")] = None,
+    examples: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Verified problems the cold-start labeler indexes"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Evaluate the labeler on your labeled problems against the seeded graph (seeds nothing).
 
     Records with an ``image`` (a path relative to the file) and no ``text`` are read by OCR first (layout + OCR as
-    configured in ``ocr``); the output then adds ``images`` and ``seconds_per_image``.
+    configured in ``ocr``); the output then adds ``images`` and ``seconds_per_image``. ``--examples`` puts labeled
+    problems into the cold-start labeler's standard documents, as labeling runs do with the verified labels in the
+    label store (the last record of a file counts as the latest).
     """
     from labeling.batch import CurriculumIndex
     from labeling.evaluate import evaluate
     from mathlabel.clients import graph_store, page_reader
 
     settings = get_settings()
-    index = CurriculumIndex(graph_store(settings), curriculum or settings.labeling.curriculum)
+    graph, curricula = graph_store(settings), curriculum or settings.labeling.curriculum
+    index = CurriculumIndex(graph, curricula)
+    n_examples = 0
+    if examples is not None:
+        verified, _, _ = _read_labeled(examples, index, settings.labeling.max_text_chars)
+        by_code: dict[str, list[str]] = {}
+        for problem in reversed(verified):
+            for code in problem.labels if problem.text else ():
+                by_code.setdefault(code, []).append(problem.text)
+        index, n_examples = CurriculumIndex(graph, curricula, examples=by_code), len(verified)
     problems, skipped, timing = _read_labeled(
         test, index, settings.labeling.max_text_chars, reader=lambda: page_reader(settings)
     )
-    labeler, train_seconds, n_train = index.retriever, None, 0
+    labeler, train_seconds, n_train = index.cold_start, None, 0
     if train is not None:
         from training.text_labeler import TrainedLabeler, train_text_labeler
 
@@ -210,7 +225,7 @@ def bench(
     )
     metrics.update(
         curricula=index.curricula, test_file=str(test), skipped_records=skipped,
-        train_records=n_train, train_seconds=train_seconds, **timing,
+        train_records=n_train, train_seconds=train_seconds, example_records=n_examples, **timing,
     )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(metrics, ensure_ascii=False))

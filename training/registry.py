@@ -110,7 +110,8 @@ def labeler_for(index: Any, *, alias: str, tracking_uri: str, fallback_version: 
     """The labeler a run uses and the model version its label documents record.
 
     The registry's ``alias`` version of the text labeler when one exists for the run's curricula; otherwise the
-    cold-start retriever. An unreachable registry is an error (the task retries), never a silent fallback.
+    cold-start labeler (the retriever, with verified examples in its documents). An unreachable registry is an
+    error (the task retries), never a silent fallback.
     """
     from urllib.parse import urlparse
 
@@ -119,7 +120,7 @@ def labeler_for(index: Any, *, alias: str, tracking_uri: str, fallback_version: 
     from training.text_labeler import TrainedLabeler
 
     if not alias:
-        return index.retriever, fallback_version
+        return index.cold_start, fallback_version
     url = urlparse(tracking_uri)
     if url.scheme in {"http", "https"} and not port_open(
         url.port or (443 if url.scheme == "https" else 80), url.hostname
@@ -130,7 +131,7 @@ def labeler_for(index: Any, *, alias: str, tracking_uri: str, fallback_version: 
         )
     found = champion(tracking_uri, index.curricula, alias)
     if found is None:
-        return index.retriever, fallback_version
+        return index.cold_start, fallback_version
     model, ref = found
     return TrainedLabeler(model, index.retriever), f"{ref.name}-v{ref.version}"
 

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from posixpath import join
 from typing import Any
 
+from labeling.index import current_verified
 from labeling.ingest import parse_file
 from labeling.schemas import Problem
 from stores.labels import LabelStore
 from stores.objects import ObjectStore
-from training.verified import current_verified
 
 SNAPSHOTS = "input-data/snapshots"
 HOLDOUT = "input-data/holdout"

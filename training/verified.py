@@ -22,7 +22,7 @@ from typing import Any
 from labeling.batch import VERIFIED_DROP as DROP
 from labeling.batch import free_key, write_error
 from labeling.errors import IngestError
-from labeling.index import CurriculumIndex
+from labeling.index import VERIFIED, CurriculumIndex
 from labeling.ingest import ParsedFile, RejectedRecord
 from labeling.schemas import Problem
 from labeling.validation import read_file
@@ -32,7 +32,6 @@ from stores.objects import ObjectStore
 
 log = logging.getLogger(__name__)
 
-VERIFIED = "verified"
 BATCH = 500
 
 
@@ -146,17 +145,6 @@ def import_verified(
         name, result.stored, result.unchanged, result.superseded, result.quarantined,
     )  # fmt: skip
     return result, parsed
-
-
-def current_verified(reader: LabelStore, curriculum: str) -> list[dict[str, Any]]:
-    """The current verification of every problem verified for ``curriculum`` (latest first on ties)."""
-    docs = reader.find_labels({"decision.status": VERIFIED, "current": True, "curriculum": curriculum})
-    latest: dict[str, dict[str, Any]] = {}
-    for doc in docs:  # two current documents of one problem only after a crash mid-import: the later one wins
-        seen = latest.get(doc["problem_id"])
-        if seen is None or doc["verification"]["at"] > seen["verification"]["at"]:
-            latest[doc["problem_id"]] = doc
-    return sorted(latest.values(), key=lambda d: d["problem_id"])
 
 
 # ------------------------------------------------------------------------------------------- the drop folder

@@ -57,6 +57,32 @@ def test_bench_reads_image_records_by_ocr_and_scores_them_like_text(seeded_graph
     assert "missing.png" in result.stderr
 
 
+def test_bench_with_examples_scores_the_cold_start_that_indexes_them(seeded_graph, tmp_path):
+    def write(name, rows):
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        return str(path)
+
+    colours = "{} has 25 red {}, 34 blue {}, 18 green {} and 41 yellow {}. How many {}?"
+    test = write("test.jsonl", [
+        {"id": f"t-{i}", "text": colours.format(name, *[thing] * 5), "labels": ["2.NBT.B.6"], "grade": 2}
+        for i, (name, thing) in enumerate([("Tom", "marbles"), ("Ann", "beads"), ("Bo", "stickers")])
+    ])  # fmt: skip
+    examples = write("verified.jsonl", [
+        {"id": "e-1", "text": colours.format("Sam", *["pens"] * 5), "labels": ["2.NBT.B.6"]},
+        {"id": "e-2", "text": colours.format("Kim", *["cards"] * 5), "labels": ["2.NBT.B.6"]},
+    ])  # fmt: skip
+
+    def bench(*extra):
+        result = runner.invoke(app, ["bench", "--test", test, "--curriculum", "us-ccss", "--json", *extra])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    cold, taught = bench(), bench("--examples", examples)
+    assert (cold["example_records"], taught["example_records"]) == (0, 2)
+    assert cold["top1"] < 1 and taught["top1"] == 1
+
+
 def test_label_takes_metadata_for_problems_without_it_and_refuses_bad_values(
     seeded_graph, clean_objects, clean_labels, tmp_path
 ):

@@ -54,7 +54,7 @@ def test_without_a_champion_runs_use_the_cold_start_labeler(seeded_graph, settin
     index = CurriculumIndex(seeded_graph, "us-ccss")
     labeler, version = labeler_for(index, alias="champion", tracking_uri=settings.mlflow_tracking_uri,
                                    fallback_version="lexical-bm25-v2")  # fmt: skip
-    assert labeler is index.retriever and version == "lexical-bm25-v2"
+    assert labeler is index.cold_start and version == "lexical-bm25-v2"
     assert labeler_for(index, alias="", tracking_uri="http://127.0.0.1:1", fallback_version="x")[1] == "x"
 
 

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from labeling.batch import claim_files
-from labeling.index import CurriculumIndex
+from labeling.index import CurriculumIndex, current_verified
+from labeling.schemas import Problem
 from training.snapshot import build_snapshot, in_holdout_share, read_jsonl
 from training.snapshot_validation import validate_snapshot
-from training.verified import current_verified, import_dropped, import_verified
+from training.verified import import_dropped, import_verified
 
 pytestmark = pytest.mark.integration
 
@@ -119,3 +120,28 @@ def test_conflicting_labels_fail_validation_with_a_readable_report(clean_objects
     assert train_id["id"] in checks["no conflicting labels"]["examples"]
     assert "9수02-01" in checks["examples per label"]["reason"]
     assert "nothing is trained" in report.summary()
+
+
+def test_verified_problems_teach_the_cold_start_labeler_before_any_training(clean_labels, seeded_graph):
+    marbles = Problem(
+        id="q",
+        text="Tom has 25 red marbles, 34 blue marbles, 18 green marbles and 41 yellow marbles. How many marbles?",
+        grade=2,
+    )
+    before = CurriculumIndex(seeded_graph, "us-ccss", labels=clean_labels)
+    assert "2.NBT.B.6" not in [c.code for c in before.cold_start.rank([marbles], 5)[0]]
+    verified = [
+        {"id": "e-1", "text": "Sam has 12 red beads, 25 blue beads, 31 green beads and 19 yellow beads. "
+                              "How many beads?", "labels": ["2.NBT.B.6"]},
+        {"id": "e-2", "text": "Add the red, blue, green and yellow marbles: 12, 25, 31 and 19.",
+         "labels": ["2.NBT.B.6"]},
+        {"id": "e-3", "text": "Jo had 40 apples and ate 15. How many are left?", "labels": ["2.OA.A.1"]},
+    ]  # fmt: skip
+    import_verified("v.jsonl", jsonl(verified), labels=clean_labels, index=before, source_uri="s")
+    import_verified("w.jsonl", jsonl([{**verified[2], "labels": ["2.NBT.B.5"]}]), labels=clean_labels, index=before,
+                    source_uri="s", now=datetime.now(UTC) + timedelta(minutes=1))  # fmt: skip
+    after = CurriculumIndex(seeded_graph, "us-ccss", labels=clean_labels)
+    assert after.examples["2.NBT.B.6"][0].startswith("Add the red") and len(after.examples["2.NBT.B.6"]) == 2
+    assert "2.OA.A.1" not in after.examples  # superseded: only a problem's current verification counts
+    assert after.cold_start.rank([marbles], 5)[0][0].code == "2.NBT.B.6"
+    assert after.retriever.rank([marbles], 5)[0][0].code != "2.NBT.B.6"  # the graph-only ranking is unchanged
