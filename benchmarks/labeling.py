@@ -6,8 +6,12 @@ Run with the embedded stack up and seeded (`make run`, or `mathlabel services up
 Scenarios:
 - kr-2022 cold start on the 109-problem Korean sample (labeling/samples/kr2022_sample.jsonl);
 - kr-2022 trained on a per-standard split of that sample (for each standard, its first problem by id is held out
-  for testing, the rest train), evaluated on the held-out half;
-- us-ccss cold start and trained on MathCAMPS (benchmarks/data, its own 80/20 split).
+  for testing, the rest train), evaluated on the held-out half; and cold start with the other half as verified
+  examples;
+- us-ccss cold start and trained on MathCAMPS (benchmarks/data, its own 80/20 split);
+- us-ccss cold start with verified examples in its documents (`--examples`): 3 problems of each standard from the
+  training split (the first by id: what a reviewer might verify in an afternoon), and the whole training split (of
+  which the labeler keeps the latest 20 per standard).
 """
 
 from __future__ import annotations
@@ -46,26 +50,41 @@ def split_sample(folder: Path) -> tuple[Path, Path]:
     return paths
 
 
+def first_per_standard(path: Path, n: int, folder: Path) -> Path:
+    by_standard: dict[str, list[dict]] = defaultdict(list)
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        by_standard[record["labels"][0]].append(record)
+    kept = [r for records in by_standard.values() for r in sorted(records, key=lambda r: r["id"])[:n]]
+    out = folder / f"{path.stem}_{n}_per_standard.jsonl"
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+    return out
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         kr_train, kr_test = split_sample(Path(folder))
+        mc_test, mc_train = MATHCAMPS / "mathcamps_test.jsonl", MATHCAMPS / "mathcamps_train.jsonl"
+        mc_three = first_per_standard(mc_train, 3, Path(folder))
         results = {
             "kr-2022 cold start, sample (109)": bench("--curriculum", "kr-2022", "--test", str(SAMPLE)),
             "kr-2022 cold start, held-out half (51)": bench("--curriculum", "kr-2022", "--test", str(kr_test)),
             "kr-2022 trained on the other half (58)": bench(
                 "--curriculum", "kr-2022", "--test", str(kr_test), "--train", str(kr_train)
             ),
-            "kr (kr-2022 + kr-2015) cold start, sample": bench("--curriculum", "kr", "--test", str(SAMPLE)),
-            "us-ccss cold start, MathCAMPS test": bench(
-                "--curriculum", "us-ccss", "--test", str(MATHCAMPS / "mathcamps_test.jsonl")
+            "kr-2022 cold start, the other half as verified examples (58)": bench(
+                "--curriculum", "kr-2022", "--test", str(kr_test), "--examples", str(kr_train)
             ),
+            "kr (kr-2022 + kr-2015) cold start, sample": bench("--curriculum", "kr", "--test", str(SAMPLE)),
+            "us-ccss cold start, MathCAMPS test": bench("--curriculum", "us-ccss", "--test", str(mc_test)),
             "us-ccss trained, MathCAMPS": bench(
-                "--curriculum",
-                "us-ccss",
-                "--test",
-                str(MATHCAMPS / "mathcamps_test.jsonl"),
-                "--train",
-                str(MATHCAMPS / "mathcamps_train.jsonl"),
+                "--curriculum", "us-ccss", "--test", str(mc_test), "--train", str(mc_train)
+            ),
+            "us-ccss cold start, 3 verified examples per standard": bench(
+                "--curriculum", "us-ccss", "--test", str(mc_test), "--examples", str(mc_three)
+            ),
+            "us-ccss cold start, training split as verified examples": bench(
+                "--curriculum", "us-ccss", "--test", str(mc_test), "--examples", str(mc_train)
             ),
         }
     print(json.dumps(results, ensure_ascii=False, indent=2))
