@@ -543,6 +543,7 @@ def label_chunk(
     docs: list[dict[str, Any]] = []
     for item, candidates in zip(items, ranked, strict=True):
         problem = item.problem
+        context = index.context([c.code for c in candidates])
         llm = None
         if judge:
             pool = candidates + index.expand(candidates)
@@ -567,6 +568,7 @@ def label_chunk(
             llm_version=judge.version if judge else None,
             vision=item.vision,
             content_hash=item.content_hash,
+            context=context,
         )
         docs.append(doc)
         _count(result, problem, doc)

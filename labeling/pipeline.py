@@ -24,12 +24,15 @@ def build_label_doc(
     llm_version: str | None = None,
     vision: dict[str, Any] | None = None,
     content_hash: str | None = None,
+    context: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The label document of ARCHITECTURE.md, keyed by (problem id, model version).
 
     ``vision`` (a problem read off an image): its OCR output, regions and page, and the layout detector's version;
-    ``content_hash`` then covers the image's bytes.
+    ``content_hash`` then covers the image's bytes. ``context`` (code → graph context, ``CurriculumIndex.context``)
+    goes into each candidate for the reviewer: its prerequisites and related standards.
     """
+    context = context or {}
     vision = vision or {}
     return {
         "_id": label_doc_id(problem.id, model_version),
@@ -49,7 +52,7 @@ def build_label_doc(
             "page": vision.get("page"),
         },
         "metadata": problem.metadata,
-        "candidates": [c.to_doc() for c in candidates],
+        "candidates": [c.to_doc() | {k: v for k, v in context.get(c.code, {}).items() if v} for c in candidates],
         "labels": [candidates[0].code] if candidates else [],
         "provided_labels": problem.labels,
         "decision": decision,

@@ -184,6 +184,9 @@ def test_an_llm_may_choose_a_graph_neighbour_of_the_best_candidates(clean_object
     doc = labels.get_label("c-1@lexical-bm25-v2")
     assert doc["llm"]["code"] == neighbour and doc["labels"] == [ranked[0].code]
     assert [c["code"] for c in doc["candidates"]] == [c.code for c in ranked]  # the ranking is unchanged
+    graph = index.context([c.code for c in ranked])  # each candidate carries its graph context for the reviewer
+    assert [c.get("prerequisites", []) for c in doc["candidates"]] == [graph[c.code]["prerequisites"] for c in ranked]
+    assert any(c.get("prerequisites") for c in doc["candidates"])
     assert doc["decision"]["status"] == "needs_review"
     assert any(reason.startswith(f"LLM chose {neighbour}") for reason in doc["decision"]["reasons"])
 
