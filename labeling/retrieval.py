@@ -191,9 +191,11 @@ class LexicalRetriever:
         for tokenize, ranker in zip(self.tokenizers, self.rankers, strict=True):
             combined += _by_best(ranker.score_matrix([tokenize(query) for query in queries]))
         combined /= len(self.rankers)
-        if self.concept_weight and any(concepts):
+        with_concepts = np.array([bool(found) for found in concepts])
+        if self.concept_weight and with_concepts.any():  # rows without concepts (Korean text) keep their scores
             concept_scores = _by_best(self.concept_ranker.score_matrix(concepts))
-            combined = (combined + self.concept_weight * concept_scores) / (1 + self.concept_weight)
+            mixed = (combined + self.concept_weight * concept_scores) / (1 + self.concept_weight)
+            combined[with_concepts] = mixed[with_concepts]
         if len(self.parts):
             part, whole = self.parts[:, 0], self.parts[:, 1]
             np.maximum.at(combined.T, whole, combined[:, part].T)
@@ -226,9 +228,9 @@ def _by_best(scores: np.ndarray) -> np.ndarray:
 def _parts(standards: list[dict[str, Any]]) -> np.ndarray:
     """(part, standard) row pairs: a code that is another code of its curriculum plus ``.x`` (``7.NS.A.1.b``)."""
     position = {(s.get("curriculum"), s["code"]): i for i, s in enumerate(standards)}
-    pairs = [
-        (i, position[(s.get("curriculum"), s["code"].rsplit(".", 1)[0])])
-        for i, s in enumerate(standards)
-        if (s.get("curriculum"), s["code"].rsplit(".", 1)[0]) in position and "." in s["code"]
-    ]
+    pairs = []
+    for i, s in enumerate(standards):
+        whole = position.get((s.get("curriculum"), s["code"].rsplit(".", 1)[0])) if "." in s["code"] else None
+        if whole is not None:
+            pairs.append((i, whole))
     return np.array(pairs, dtype=int).reshape(-1, 2)

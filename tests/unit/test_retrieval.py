@@ -93,3 +93,10 @@ def test_metadata_moves_a_standard_of_the_right_band_to_the_top(retriever):
         for school, grade in (("초등학교", 6), ("중학교", 1))
     }
     assert codes["초등학교"].startswith("6수") and not codes["중학교"].startswith("6수")
+
+
+def test_a_problem_scores_the_same_whatever_else_is_in_its_batch(retriever):
+    korean = Problem(id="k", text="분수의 나눗셈을 계산하시오.")
+    english = Problem(id="e", text="Add 3.5 and 1.25.")  # has concepts; the Korean problem has none
+    alone, batched = retriever.score_batch([korean])[0], retriever.score_batch([korean, english])[0]
+    assert alone.max() > 0 and (alone == batched).all()
