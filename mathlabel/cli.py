@@ -195,6 +195,8 @@ def bench(
     from labeling.evaluate import evaluate
     from mathlabel.clients import graph_store, page_reader
 
+    if examples is not None and train is not None:  # as in labeling runs: a trained labeler reads no examples
+        raise typer.BadParameter("--examples feeds the cold-start labeler; leave out --train to measure it")
     settings = get_settings()
     graph, curricula = graph_store(settings), curriculum or settings.labeling.curriculum
     index = CurriculumIndex(graph, curricula)

@@ -81,6 +81,8 @@ def test_bench_with_examples_scores_the_cold_start_that_indexes_them(seeded_grap
     cold, taught = bench(), bench("--examples", examples)
     assert (cold["example_records"], taught["example_records"]) == (0, 2)
     assert cold["top1"] < 1 and taught["top1"] == 1
+    both = runner.invoke(app, ["bench", "--test", test, "--examples", examples, "--train", examples])
+    assert both.exit_code == 2 and "leave out --train" in both.output
 
 
 def test_label_takes_metadata_for_problems_without_it_and_refuses_bad_values(
