@@ -3,6 +3,7 @@ the problems reviewers verified for them, which the cold-start labeler indexes w
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
@@ -28,6 +29,16 @@ def current_verified(reader: LabelStore, curriculum: str) -> list[dict[str, Any]
         if seen is None or doc["verification"]["at"] > seen["verification"]["at"]:
             latest[doc["problem_id"]] = doc
     return sorted(latest.values(), key=lambda d: d["problem_id"])
+
+
+def examples_by_code(verified: Iterable[tuple[list[str], str | None]]) -> dict[str, list[str]]:
+    """code → the texts of the problems verified with it, in the order given ((codes, text) pairs; no text, no
+    example)."""
+    out: dict[str, list[str]] = {}
+    for codes, text in verified:
+        for code in codes if text else ():
+            out.setdefault(code, []).append(text)
+    return out
 
 
 def expand_curricula(spec: str | list[str]) -> list[str]:
@@ -170,11 +181,8 @@ class CurriculumIndex:
         """code → texts of problems verified with it, the latest first, at most ``EXAMPLES_PER_STANDARD``."""
         given = self._examples
         if given is None and self.labels is not None:
-            given = {}
             docs = sorted(current_verified(self.labels, self.curriculum), key=lambda d: d["verification"]["at"])
-            for doc in reversed(docs):
-                for code in doc["labels"] if doc["input"].get("text") else ():
-                    given.setdefault(code, []).append(doc["input"]["text"])
+            given = examples_by_code((doc["labels"], doc["input"].get("text")) for doc in reversed(docs))
         return {code: texts[:EXAMPLES_PER_STANDARD] for code, texts in (given or {}).items() if code in self.by_code}
 
     @cached_property

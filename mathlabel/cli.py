@@ -193,6 +193,7 @@ def bench(
     """
     from labeling.batch import CurriculumIndex
     from labeling.evaluate import evaluate
+    from labeling.index import examples_by_code
     from mathlabel.clients import graph_store, page_reader
 
     if examples is not None and train is not None:  # as in labeling runs: a trained labeler reads no examples
@@ -203,10 +204,7 @@ def bench(
     n_examples = 0
     if examples is not None:
         verified, _, _ = _read_labeled(examples, index, settings.labeling.max_text_chars)
-        by_code: dict[str, list[str]] = {}
-        for problem in reversed(verified):
-            for code in problem.labels if problem.text else ():
-                by_code.setdefault(code, []).append(problem.text)
+        by_code = examples_by_code((problem.labels, problem.text) for problem in reversed(verified))
         index, n_examples = CurriculumIndex(graph, curricula, examples=by_code), len(verified)
     problems, skipped, timing = _read_labeled(
         test, index, settings.labeling.max_text_chars, reader=lambda: page_reader(settings)
