@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from graph_seed import cypher
+from labeling.documents import VERIFIED
 from labeling.errors import LabelingError
 from labeling.retrieval import Candidate, LexicalRetriever, candidate
 from labeling.validation import ProblemSuite
@@ -16,7 +17,6 @@ from stores.labels import LabelStore
 
 EXPAND_FROM = 3  # the best candidates whose graph neighbours an LLM may also choose
 EXPAND_MAX = 5  # neighbours added at most
-VERIFIED = "verified"  # decision.status of a verified label (training.verified imports them)
 EXAMPLES_PER_STANDARD = 20  # verified problems a standard's retrieval document takes at most (the latest)
 
 
@@ -39,6 +39,18 @@ def examples_by_code(verified: Iterable[tuple[list[str], str | None]]) -> dict[s
         for code in codes if text else ():
             out.setdefault(code, []).append(text)
     return out
+
+
+def neighbours(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """code → its neighbours from (code, neighbour) pairs, each once, in first-seen order.
+
+    A pair comes twice when both directions of a related edge are stored, or when the curricula of a run (kr-2022
+    and kr-2015) reuse a code string.
+    """
+    out: dict[str, dict[str, None]] = {}
+    for code, other in pairs:
+        out.setdefault(code, {})[other] = None
+    return {code: list(others) for code, others in out.items()}
 
 
 def expand_curricula(spec: str | list[str]) -> list[str]:
@@ -113,30 +125,23 @@ class CurriculumIndex:
     @cached_property
     def prerequisites(self) -> dict[str, list[str]]:
         """code → the codes of its direct prerequisites (graph context for the LLM and reviewers)."""
-        out: dict[str, list[str]] = {}
-        for cid in self.curricula:
-            for row in self.graph.run(*cypher.export_prerequisites(cid)):
-                out.setdefault(row["code"], []).append(row["before"])
-        return out
+        pairs = (
+            (row["code"], row["before"])
+            for cid in self.curricula
+            for row in self.graph.run(*cypher.export_prerequisites(cid))
+        )
+        return neighbours(pairs)
 
     @cached_property
     def successors(self) -> dict[str, list[str]]:
         """code → the codes that have it as a direct prerequisite."""
-        out: dict[str, list[str]] = {}
-        for code, befores in self.prerequisites.items():
-            for before in befores:
-                out.setdefault(before, []).append(code)
-        return out
+        return neighbours((before, code) for code, befores in self.prerequisites.items() for before in befores)
 
     @cached_property
     def related(self) -> dict[str, list[str]]:
         """code → the codes of the standards related to it (the relation has no direction)."""
-        out: dict[str, list[str]] = {}
-        for cid in self.curricula:
-            for row in self.graph.run(*cypher.export_related(cid)):
-                out.setdefault(row["code"], []).append(row["other"])
-                out.setdefault(row["other"], []).append(row["code"])
-        return out
+        rows = (row for cid in self.curricula for row in self.graph.run(*cypher.export_related(cid)))
+        return neighbours(pair for r in rows for pair in ((r["code"], r["other"]), (r["other"], r["code"])))
 
     def context(self, codes: list[str]) -> dict[str, dict[str, Any]]:
         """Graph context of each code for the LLM: its direct prerequisites and related standards."""

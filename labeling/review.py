@@ -21,7 +21,9 @@ def review(
     """``auto_accepted`` or ``needs_review``, with every reason found.
 
     Args:
-        problem: the problem as labeled (its metadata is checked against the chosen standard's grade band).
+        problem: the problem as labeled (its metadata is checked against the chosen standard's grade band). Its
+            ``labels``, when the record gives some, must include the chosen code, or the label goes to review;
+            only codes of the target curricula (those in ``standards``) are compared.
         candidates: ranked candidates; the first is the chosen label.
         auto_accept_score: the calibrated score at or above which a label may be auto-accepted.
         standards: code → graph export row; a chosen code missing from it is flagged.
@@ -51,6 +53,9 @@ def review(
                 f"contradicts the problem's metadata ({problem.school or ''} {problem.grade or ''} "
                 f"{problem.course or ''})".replace("  ", " ")
             )
+    provided = [code for code in problem.labels if standards is None or code in standards]
+    if provided and top.code not in provided:
+        concerns.append(f"the record's labels say {', '.join(provided)}; the model chose {top.code}")
     if llm is not None:
         if llm.get("error"):
             concerns.append(f"LLM: {llm['error']}")
@@ -62,6 +67,8 @@ def review(
     reasons = [f"top score {top.score:.2f} ≥ {auto_accept_score:.2f}"]
     if ocr_confidence is not None:
         reasons.append(f"OCR confidence {ocr_confidence:.2f} ≥ {min_ocr_confidence:.2f}")
+    if provided:
+        reasons.append(f"the record's labels agree ({top.code})")
     if llm is not None:
         reasons.append("LLM agrees")
     return {"status": "auto_accepted", "reasons": reasons}

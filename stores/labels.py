@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
@@ -21,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 log = logging.getLogger(__name__)
 
 LABELS = "labels"
+Sort = list[tuple[str, int]]
 
 
 @dataclass
@@ -45,7 +47,11 @@ class LabelStore(Protocol):
     def get_labels(self, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The stored documents among ``doc_ids``, by ``_id`` (missing ones are left out)."""
 
-    def find_labels(self, query: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
+    def find_labels(
+        self, query: dict[str, Any] | None = None, *, sort: Sort | None = None, limit: int = 0
+    ) -> list[dict[str, Any]]:
+        """The documents matching ``query``, ordered by ``sort`` (``[(field, 1 | -1), ...]``), at most ``limit``
+        (0: all)."""
 
     def count_labels(self, query: dict[str, Any] | None = None) -> int: ...
 
@@ -99,8 +105,13 @@ class MongoLabelStore:
     def get_labels(self, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
         return {doc["_id"]: doc for doc in self.labels.find({"_id": {"$in": list(set(doc_ids))}})}
 
-    def find_labels(self, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        return list(self.labels.find(query or {}))
+    def find_labels(
+        self, query: dict[str, Any] | None = None, *, sort: Sort | None = None, limit: int = 0
+    ) -> list[dict[str, Any]]:
+        cursor = self.labels.find(query or {})
+        if sort:
+            cursor = cursor.sort(_check_sort(sort))
+        return list(cursor.limit(limit) if limit else cursor)
 
     def count_labels(self, query: dict[str, Any] | None = None) -> int:
         return self.labels.count_documents(query or {})
@@ -134,8 +145,10 @@ class EmbeddedLabelStore:
     the document and keeps it. Datetimes survive the round trip. ``problem_id``, ``run_id`` and
     ``decision.status`` are indexed. ``find_labels`` and ``count_labels`` take the part of MongoDB's query
     language the project uses: equality, ``$in``, ``$nin``, ``$ne``, ``$exists`` and ``$gt``/``$gte``/``$lt``/
-    ``$lte`` on top-level or dotted fields holding scalars. Any other query raises ``ValueError`` instead of
-    answering differently from MongoDB.
+    ``$lte`` on top-level or dotted fields holding scalars, and ``$regex`` (with ``$options`` ``imsx``; Python's
+    ``re``) on a string or an array of strings, matching when any element does. Any other query raises
+    ``ValueError`` instead of answering differently from MongoDB. ``sort`` orders by scalar or datetime fields,
+    missing ones first as in MongoDB.
     """
 
     INDEXED = ("problem_id", "run_id", "decision.status")
@@ -147,8 +160,10 @@ class EmbeddedLabelStore:
         if read_only:
             target = Path(path).resolve().as_uri() + "?mode=ro"
             self.conn = sqlite3.connect(target, uri=True, timeout=60, isolation_level=None, check_same_thread=False)
+            self.conn.create_function("mathlabel_regexp", 3, _regexp, deterministic=True)
             return
         self.conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        self.conn.create_function("mathlabel_regexp", 3, _regexp, deterministic=True)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(
@@ -202,9 +217,14 @@ class EmbeddedLabelStore:
             found.update((row[0], _document(row)) for row in self._rows("_id IN", batch))
         return found
 
-    def find_labels(self, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def find_labels(
+        self, query: dict[str, Any] | None = None, *, sort: Sort | None = None, limit: int = 0
+    ) -> list[dict[str, Any]]:
         where, params = _where(query or {})
-        sql = f"SELECT _id, created_at, doc FROM labels WHERE {where} ORDER BY rowid"
+        order = [f"{_sort_sql(field)} {'ASC' if way == 1 else 'DESC'}" for field, way in _check_sort(sort or [])]
+        sql = f"SELECT _id, created_at, doc FROM labels WHERE {where} ORDER BY {', '.join([*order, 'rowid'])}"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
         return [_document(row) for row in self.conn.execute(sql, params)]
 
     def count_labels(self, query: dict[str, Any] | None = None) -> int:
@@ -237,6 +257,7 @@ class EmbeddedLabelStore:
 
 _COMPARISONS = MappingProxyType({"$ne": "IS NOT", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="})
 _COLUMNS = frozenset({"_id", "created_at"})  # kept in columns of their own, not in the JSON document
+_REGEX_FLAGS = MappingProxyType({"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE})
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
@@ -275,6 +296,45 @@ def _field_sql(field: str, value: Any = None) -> str:
     return f"json_extract(doc, '$.{field}{suffix}')"
 
 
+def _sort_sql(field: str) -> str:
+    """A field's sort key: a datetime sorts by its ISO text, anything else by its value."""
+    if field in _COLUMNS:
+        return field
+    return f"coalesce({_field_sql(field, datetime.min)}, {_field_sql(field)})"
+
+
+def _check_sort(sort: Sort) -> Sort:
+    for field, way in sort:
+        if way not in (1, -1):
+            raise ValueError(f"label store: sort {field!r} by 1 or -1, not {way!r}")
+    return list(sort)
+
+
+@lru_cache(maxsize=64)
+def _pattern(pattern: str, flags: int) -> re.Pattern[str]:
+    return re.compile(pattern, flags)
+
+
+def _regexp(pattern: str, flags: int, value: Any) -> bool:
+    return isinstance(value, str) and _pattern(pattern, flags).search(value) is not None
+
+
+def _regex_sql(field: str, pattern: Any, options: Any) -> tuple[str, list[Any]]:
+    """``$regex``: a string field that matches, or an array with a string element that does (MongoDB's rule)."""
+    if not isinstance(pattern, str) or not isinstance(options, str) or set(options) - set(_REGEX_FLAGS):
+        raise ValueError(f"label store: $regex on {field!r} takes a string pattern and $options of {_REGEX_FLAGS!r}")
+    flags = int(sum(_REGEX_FLAGS[o] for o in set(options)))
+    try:
+        _pattern(pattern, flags)
+    except re.error as exc:
+        raise ValueError(f"label store: bad $regex on {field!r}: {exc}") from exc
+    if field in _COLUMNS:
+        return f"mathlabel_regexp(?, ?, {field})", [pattern, flags]
+    _field_sql(field)  # refuses a bad field name
+    each = f"SELECT 1 FROM json_each(doc, '$.{field}') AS e WHERE e.type = 'text' AND mathlabel_regexp(?, ?, e.value)"
+    return f"EXISTS ({each})", [pattern, flags]
+
+
 def _param(field: str, value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
@@ -308,6 +368,12 @@ def _where(query: dict[str, Any]) -> tuple[str, list[Any]]:
                 inside = f"({column} IN ({marks}){' OR ' + column + ' IS NULL' if None in values else ''})"
                 clauses.append(inside if op == "$in" else f"NOT {inside}")
                 params.extend(values)
+            elif op == "$regex":
+                clause, values = _regex_sql(field, value, ops.get("$options", ""))
+                clauses.append(clause)
+                params.extend(values)
+            elif op == "$options" and "$regex" in ops:
+                continue
             elif op == "$exists":
                 clauses.append(f"json_type(doc, '$.{field}') IS {'NOT ' if value else ''}NULL")
             else:

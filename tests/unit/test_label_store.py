@@ -78,8 +78,50 @@ def test_queries_follow_mongodb_semantics(store):
     assert store.count_labels({"run_id": "r2"}) == 1
 
 
+def test_regex_matches_a_string_or_any_string_of_an_array(store):
+    store.upsert_labels(
+        [
+            doc("a", "x", decision={"reasons": ["top score 0.40 is below", "the record's labels say 9수01-01"]}),
+            doc("b", "x", decision={"reasons": ["top score 0.90 ≥ 0.60"]}, curriculum="kr-2022,kr-2015"),
+            doc("c", "x", curriculum="kr-2015"),
+        ]
+    )
+
+    def ids(query):
+        return sorted(d["problem_id"] for d in store.find_labels(query))
+
+    assert ids({"decision.reasons": {"$regex": "record's labels"}}) == ["a"]
+    assert ids({"decision.reasons": {"$regex": "TOP SCORE", "$options": "i"}}) == ["a", "b"]
+    assert ids({"decision.reasons": {"$regex": "TOP SCORE"}}) == []
+    assert ids({"curriculum": {"$regex": "(^|,)kr-2015(,|$)"}}) == ["b", "c"]
+    assert ids({"_id": {"$regex": "^c@"}}) == ["c"]
+
+
+def test_sort_and_limit(store):
+    scores = [("a", 0.5, 3), ("b", 0.9, 1), ("c", 0.1, 4), ("d", None, 2)]
+    store.upsert_labels([doc(p, "x", score=s, at=datetime(2025, 1, day, tzinfo=UTC)) for p, s, day in scores])
+
+    def ids(**options):
+        return [d["problem_id"] for d in store.find_labels({}, **options)]
+
+    assert ids(sort=[("score", -1)]) == ["b", "a", "c", "d"]
+    assert ids(sort=[("score", 1)], limit=2) == ["d", "c"]  # a missing value sorts first, as in MongoDB
+    assert ids(sort=[("at", -1)]) == ["c", "a", "d", "b"]
+    assert ids(limit=3) and len(ids(limit=3)) == 3
+    with pytest.raises(ValueError, match="label store"):
+        store.find_labels({}, sort=[("score", 0)])
+
+
 @pytest.mark.parametrize(
-    "query", [{"$or": [{"run_id": "r1"}]}, {"labels": ["x"]}, {"run_id": {"$regex": "r"}}, {"a'); DROP": 1}]
+    "query",
+    [
+        {"$or": [{"run_id": "r1"}]},
+        {"labels": ["x"]},
+        {"run_id": {"$regex": "r", "$options": "u"}},
+        {"run_id": {"$regex": "("}},
+        {"run_id": {"$options": "i"}},
+        {"a'); DROP": 1},
+    ],
 )
 def test_queries_it_cannot_answer_like_mongodb_are_refused(tmp_path, query):
     store = EmbeddedLabelStore.open(str(tmp_path / "labels"))

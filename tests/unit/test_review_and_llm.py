@@ -47,6 +47,32 @@ def test_every_concern_is_a_reason_for_review():
     assert "LLM chose 9수01-02" in reasons
 
 
+def test_a_label_the_record_contradicts_goes_to_review_with_the_disagreement():
+    record = problem(school="중학교", grade=1).model_copy(update={"labels": ["9수01-02"]})
+    decision = review(record, CANDIDATES, auto_accept_score=0.6, standards=STANDARDS)
+    assert decision == {
+        "status": "needs_review",
+        "reasons": ["the record's labels say 9수01-02; the model chose 9수01-01"],
+    }
+
+
+@pytest.mark.parametrize(
+    "provided, agrees",
+    [
+        (["9수01-02", "9수01-01"], True),  # one of several provided labels is enough
+        (["9수99-99"], None),  # not a code of the run's curricula (validation quarantines it): nothing to compare
+        (["9수99-99", "6수01-04"], False),  # the code of the run's curricula disagrees
+    ],
+)
+def test_provided_labels_are_compared_within_the_target_curricula(provided, agrees):
+    record = problem(school="중학교", grade=1).model_copy(update={"labels": provided})
+    decision = review(record, CANDIDATES, auto_accept_score=0.6, standards=STANDARDS)
+    assert decision["status"] == ("needs_review" if agrees is False else "auto_accepted")
+    assert ("the record's labels agree (9수01-01)" in decision["reasons"]) is bool(agrees)
+    if agrees is False:
+        assert decision["reasons"] == ["the record's labels say 6수01-04; the model chose 9수01-01"]
+
+
 def test_a_code_missing_from_the_graph_is_flagged():
     decision = review(problem(), CANDIDATES, auto_accept_score=0.6, standards={})
     assert "not a standard of the target curriculum" in decision["reasons"][0]

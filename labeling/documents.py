@@ -1,0 +1,112 @@
+"""Which of a problem's label documents is current, and finding label documents by run, status and reason.
+
+A problem gathers documents over time: one per labeling model version (the cold start's, then each champion's)
+and one per verification (``training.verified``; a newer one supersedes the older). Reviewers, the CLI and the
+review API all show the same one as current: the latest verification if any, else the newest label of a trained
+model (the champion's), else the cold start's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from stores.labels import LabelStore
+
+VERIFIED = "verified"  # decision.status of a verified label (training.verified imports them)
+STATUSES = ("auto_accepted", "needs_review", VERIFIED, "rejected")
+LIST_LIMIT = 50
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class LabelHistory:
+    """A problem's current label document and the others, newest first."""
+
+    current: dict[str, Any] | None
+    older: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _when(doc: dict[str, Any]) -> datetime:
+    """When a document last changed: a verification's time, else its last write."""
+    return (doc.get("verification") or {}).get("at") or doc.get("updated_at") or doc.get("created_at") or _EPOCH
+
+
+def _tier(doc: dict[str, Any], cold_start_version: str) -> int:
+    """0 a current verification, 1 a trained model's label, 2 the cold start's, 3 a superseded verification."""
+    if (doc.get("decision") or {}).get("status") == VERIFIED:
+        return 3 if doc.get("current") is False else 0
+    return 2 if doc.get("model_version") == cold_start_version else 1
+
+
+def pick_current(docs: list[dict[str, Any]], *, cold_start_version: str) -> LabelHistory:
+    """The current document of one problem's ``docs`` (see the module's rule) and the rest, newest first.
+
+    ``cold_start_version`` is the cold-start labeler's model version (``labeling.model_version``); a machine
+    label of any other version is a trained model's.
+    """
+    if not docs:
+        return LabelHistory(None)
+    current = min(docs, key=lambda d: (_tier(d, cold_start_version), -_when(d).timestamp(), d["_id"]))
+    older = sorted((d for d in docs if d is not current), key=lambda d: (_when(d), d["_id"]), reverse=True)
+    return LabelHistory(current, older)
+
+
+def label_history(store: LabelStore, problem_id: str, *, cold_start_version: str) -> LabelHistory:
+    """Every label document of ``problem_id`` (one indexed query), split into the current one and the rest."""
+    return pick_current(store.find_labels({"problem_id": problem_id}), cold_start_version=cold_start_version)
+
+
+def version_row(doc: dict[str, Any]) -> dict[str, Any]:
+    """What tells one document of a problem from another: id, model version, decision, times."""
+    verification = doc.get("verification") or {}
+    return {
+        "id": doc["_id"],
+        "model_version": doc.get("model_version") or (f"verified by {verification['by']}" if verification else None),
+        "status": (doc.get("decision") or {}).get("status"),
+        "current": doc.get("current"),
+        "updated_at": doc.get("updated_at"),
+        "created_at": doc.get("created_at"),
+    }
+
+
+def labels_query(
+    *, run_id: str | None = None, status: str | None = None, reason: str | None = None, curriculum: str | None = None
+) -> dict[str, Any]:
+    """The label-store query of ``list_labels``: ``reason`` is a case-insensitive substring of any decision reason;
+    ``curriculum`` matches documents of runs over several curricula too (``kr-2022,kr-2015``)."""
+    query: dict[str, Any] = {}
+    if run_id:
+        query["run_id"] = run_id
+    if status:
+        query["decision.status"] = status
+    if reason:
+        query["decision.reasons"] = {"$regex": re.escape(reason), "$options": "i"}
+    if curriculum:
+        query["curriculum"] = {"$regex": f"(^|,){re.escape(curriculum)}(,|$)"}
+    return query
+
+
+def list_labels(store: LabelStore, *, limit: int = LIST_LIMIT, **filters: str | None) -> list[dict[str, Any]]:
+    """Label documents matching ``labels_query(**filters)``, the most recently written first, at most ``limit``
+    (0: all)."""
+    sort = [("updated_at", -1), ("batch_id", 1), ("record", 1)]
+    return store.find_labels(labels_query(**filters), sort=sort, limit=limit)
+
+
+def label_row(doc: dict[str, Any]) -> dict[str, Any]:
+    """One entry of a listing: id, problem, run, decision, chosen code and its score, the reasons."""
+    candidates = doc.get("candidates") or []
+    decision = doc.get("decision") or {}
+    labels = doc.get("labels") or []
+    return {
+        "id": doc["_id"],
+        "problem_id": doc.get("problem_id"),
+        "run_id": doc.get("run_id"),
+        "status": decision.get("status"),
+        "code": labels[0] if labels else None,
+        "score": candidates[0].get("score") if candidates and candidates[0].get("code") in labels[:1] else None,
+        "reasons": decision.get("reasons") or [],
+    }
