@@ -56,7 +56,7 @@ class MlflowSettings(_Section):
 
 
 class ServicesSettings(_Section):
-    start_timeout: float = 60.0
+    start_timeout: float = 300.0
 
 
 class LabelingSettings(_Section):

@@ -71,6 +71,22 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+def process_group(pgid: int) -> list[int]:
+    """Live pids of a process group: a service we started (its own group leader) and every child it spawned."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # After the command name: state, ppid, pgrp, ...
+            state, _ppid, pgrp = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue  # exited while we looked
+        if int(pgrp) == pgid and state != "Z":
+            pids.append(int(entry.name))
+    return sorted(pids)
+
+
 def airflow_env(settings: Settings) -> dict[str, str]:
     """Environment that points Airflow at the project's DAGs and the embedded home under ``var/airflow``."""
     home = settings.var_path / "airflow"
@@ -123,6 +139,10 @@ class _ProcessService:
     def prepare(self) -> None:
         """Create data folders; raise ServiceError when a binary is missing."""
 
+    def environment(self) -> dict[str, str]:
+        """Variables the server starts with, on top of ours."""
+        return {}
+
     def _pid(self) -> int | None:
         try:
             pid = int(self.pid_path.read_text().strip())
@@ -171,7 +191,7 @@ class _ProcessService:
                 stdin=subprocess.DEVNULL,
                 cwd=self.settings.var_path,
                 # Offline: MLflow 3 sends usage telemetry unless told not to.
-                env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
+                env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", **self.environment()},
                 start_new_session=True,  # survives the CLI; stopped by `services down`
             )
         self.pid_path.write_text(str(process.pid))
@@ -187,8 +207,11 @@ class _ProcessService:
                 return ServiceStatus(self.name, "running", f"started on 127.0.0.1:{self.port}", process.pid, self.port)
             time.sleep(0.25)
         self._stop_pid(process.pid)
+        self.pid_path.unlink(missing_ok=True)
         raise ServiceError(
-            f"{self.name}: did not answer on port {self.port} within {timeout:.0f}s; log {self.log_path}:\n"
+            f"{self.name}: did not answer on 127.0.0.1:{self.port} within {timeout:.0f}s and was stopped. If its log "
+            f"shows it still starting, the machine is busy: raise services.start_timeout (mathlabel/defaults.yaml, "
+            f"or MATHLABEL_SERVICES__START_TIMEOUT) and run `mathlabel services up` again. Log {self.log_path}:\n"
             f"{self._log_tail()}"
         )
 
@@ -267,6 +290,12 @@ class MlflowService(_ProcessService):
     def prepare(self) -> None:
         (self.data_dir / "artifacts").mkdir(parents=True, exist_ok=True)
 
+    def environment(self) -> dict[str, str]:
+        # With a database backend `mlflow server` also starts a job runner and 7 huey consumers (~100-200 MB each)
+        # for GenAI jobs (judges, prompt optimisation, trace roll-ups) that the registry and tracking never use.
+        # Setting the variable to true in the environment turns them back on.
+        return {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")}
+
     def command(self) -> list[str]:
         return [
             sys.executable, "-m", "mlflow", "server",
@@ -288,15 +317,19 @@ class MlflowService(_ProcessService):
 
 
 def _label_store_status(settings: Settings) -> ServiceStatus:
+    """Ready when the store reads; counts model labels (one per problem and model version) and verified problems."""
+    from labeling.documents import VERIFIED
     from mathlabel.clients import label_store
 
     store = label_store(settings)
     if not store.ping():
         raise ServiceError("labelstore: cannot read the embedded label store")
     where = settings.var_path / "labelstore" if settings.label_store.backend == "embedded" else "mongo"
-    return ServiceStatus(
-        "labelstore", "ready", f"{settings.label_store.backend} ({where}), {store.count_labels()} labels"
-    )
+    labels = store.count_labels({"decision.status": {"$ne": VERIFIED}})
+    # A problem has one current verification; superseded ones are its audit trail, not more problems.
+    verified = store.count_labels({"decision.status": VERIFIED, "current": True})
+    detail = f"{settings.label_store.backend} ({where}), {labels} model labels, {verified} verified problems"
+    return ServiceStatus("labelstore", "ready", detail)
 
 
 def _objects_status(settings: Settings) -> ServiceStatus:
@@ -317,16 +350,24 @@ def _airflow_status(settings: Settings, create: bool) -> ServiceStatus:
         Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
         log_path = settings.var_path / "logs" / "airflow-db-migrate.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("wb") as log:
-            done = subprocess.run(
-                [sys.executable, "-m", "airflow", "db", "migrate"],
-                env={**os.environ, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=300,
-            )
-        if done.returncode != 0:
-            raise ServiceError(f"airflow: `airflow db migrate` failed (exit {done.returncode}); log {log_path}")
+        timeout = settings.services.start_timeout
+        try:
+            with log_path.open("wb") as log:
+                done = subprocess.run(
+                    [sys.executable, "-m", "airflow", "db", "migrate"],
+                    env={**os.environ, **env},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    timeout=timeout,
+                )
+            failure = None if done.returncode == 0 else f"failed (exit {done.returncode})"
+        except subprocess.TimeoutExpired:
+            failure = f"did not finish within {timeout:.0f}s (raise services.start_timeout on a busy machine)"
+        if failure:
+            # Half-migrated: the next `up` must migrate again, not call it ready (a journal left would replay onto it).
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+            raise ServiceError(f"airflow: `airflow db migrate` {failure}; log {log_path}")
     return ServiceStatus("airflow", "ready", f"home {env['AIRFLOW_HOME']}, SQLite metadata")
 
 
@@ -355,17 +396,35 @@ class Stack:
         return [n for n in self.NAMES if n in chosen]
 
     def up(self, names: list[str] | None = None) -> list[ServiceStatus]:
+        """Start the services in order; on the first failure, stop the servers this call started and start no more."""
         self.settings.var_path.mkdir(parents=True, exist_ok=True)
-        results = []
-        for name in self._select(names):
+        results: list[ServiceStatus] = []
+        started: list[str] = []  # servers this call started; those already running are not ours to stop
+        chosen = self._select(names)
+        for name in chosen:
             try:
                 if name in self.processes:
-                    results.append(self.processes[name].up(self.settings.services.start_timeout))
+                    service = self.processes[name]
+                    was_running = service.status().state == "running"
+                    results.append(service.up(self.settings.services.start_timeout))
+                    if not was_running:
+                        started.append(name)
                 else:
                     results.append(self.state[name](True))
             except ServiceError as exc:
                 results.append(ServiceStatus(name, "failed", str(exc)))
-        return results
+                break
+        if all(s.ok for s in results):
+            return results
+        failed = results[-1].name
+        for i, status in enumerate(results):
+            if status.name in started:
+                self.processes[status.name].down()
+                detail = f"started, then stopped again because {failed} failed"
+                results[i] = ServiceStatus(status.name, "stopped", detail, None, status.port)
+        tried = {s.name for s in results}
+        skipped = [n for n in chosen if n not in tried]
+        return results + [ServiceStatus(n, "stopped", f"not started because {failed} failed") for n in skipped]
 
     def down(self, names: list[str] | None = None) -> list[ServiceStatus]:
         return [self.processes[n].down() for n in self._select(names) if n in self.processes]

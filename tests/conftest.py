@@ -37,11 +37,13 @@ def settings() -> Settings:
 def stack(settings: Settings):
     """The embedded stack of the tests: FalkorDB, MLflow, label store, object folder, Airflow home."""
     stack = Stack(settings)
-    statuses = stack.up()
-    failed = [s for s in statuses if not s.ok]
-    assert not failed, f"embedded services failed to start: {failed}"
-    yield stack
-    stack.down()
+    try:
+        failed = [s for s in stack.up() if not s.ok]
+        if failed:  # pytest reports this once per test that needs the stack; it does not try again
+            pytest.fail("embedded services failed to start:\n" + "\n".join(f"{s.name}: {s.detail}" for s in failed))
+        yield stack
+    finally:  # a failed or interrupted start leaves no server behind
+        stack.down()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Every DAG imports cleanly, fast, with tags, retries and documentation."""
+"""Every DAG imports cleanly, without heavy libraries, with tags, retries and documentation."""
 
 import subprocess
 import sys
@@ -9,6 +9,9 @@ from mathlabel.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.dag
 DAG_FILES = sorted((PROJECT_ROOT / "dags").glob("*.py"))
+# Libraries that take 0.2-4 s to import, with what they pull in (measured 2026-12-02 on the 2-core dev machine).
+HEAVY = ("torch", "ultralytics", "great_expectations", "langchain", "langchain_core", "kiwipiepy", "mlflow",
+         "sklearn", "pandas", "cv2", "rapidocr", "onnxruntime")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +40,13 @@ def test_dags_have_tags_retries_and_docs(dagbag):
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
-def test_dag_file_parses_in_under_a_second_without_heavy_imports(path):
-    # A fresh interpreter, as the dag-processor has: Airflow's own import is not the DAG file's cost.
+def test_dag_file_parses_without_heavy_imports(path):
+    # The dag-processor re-parses every file every few seconds, in a fresh interpreter; heavy libraries belong
+    # inside tasks. The parse-time budget itself (< 1 s) is measured by benchmarks/dag_parse.py, not here.
     code = (
-        "import sys, time, runpy, airflow.sdk;"
-        f"t = time.perf_counter(); runpy.run_path({str(path)!r}); dt = time.perf_counter() - t;"
-        "heavy = [m for m in ('torch', 'ultralytics', 'great_expectations', 'langchain', 'kiwipiepy', 'mlflow')"
-        " if m in sys.modules];"
-        "print(dt, heavy)"
+        "import sys, runpy, airflow.sdk;"
+        f"before = set(sys.modules); runpy.run_path({str(path)!r});"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules and m not in before))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
-    seconds, heavy = out.stdout.strip().split(" ", 1)
-    assert float(seconds) < 1.0, f"{path.name} took {seconds}s to parse"
-    assert heavy == "[]", f"{path.name} imports {heavy} at parse time"
+    assert out.stdout.strip().splitlines()[-1] == "[]", f"{path.name} imports at parse time: {out.stdout.strip()}"
