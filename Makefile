@@ -18,6 +18,7 @@ STAMP    := $(VENV)/.installed-$(ENV_HASH)
 help:
 	@echo "make run    - install, start the embedded stack, seed kr-2022, label the sample set through Airflow"
 	@echo "make test   - install and run the whole test suite"
+	@echo "make airflow-ui [PORT=8080] - the Airflow UI over the embedded stack, on 127.0.0.1"
 	@echo "make down   - stop the embedded services (data stays in var/)"
 	@echo "make clean  - stop the services and remove var/"
 	@echo "make lint   - ruff"
@@ -70,7 +71,7 @@ down:
 clean: down
 	rm -rf var
 
-# The Airflow UI on http://127.0.0.1:8080 over the embedded stack (foreground; Ctrl-C stops it).
+# The Airflow UI over the embedded stack on http://127.0.0.1:8080, or PORT (foreground; Ctrl-C stops it). It prints
+# the login; `mathlabel ui --help` has the rest.
 airflow-ui: install
-	@eval "$$($(BIN)/python -c 'from mathlabel.services import airflow_env; from mathlabel.config import get_settings; print(" ".join(f"export {k}={v!r};" for k, v in airflow_env(get_settings()).items()))')" && \
-	  $(BIN)/airflow standalone
+	$(BIN)/mathlabel ui $(if $(PORT),--port $(PORT))

@@ -104,7 +104,10 @@ def _config(context):
     doc_md=DOC_MD,
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     params={
-        "selector": Param("", type="string", description="File or sub-folder of incoming/ to label; empty = all"),
+        # "null" in the type makes the field optional in the trigger form; a plain "string" would be required there.
+        "selector": Param(
+            None, type=["null", "string"], description="File or sub-folder of incoming/ to label; empty = all"
+        ),
         "curriculum": Param("kr-2022", type="string", description="Curricula of the labels; 'kr' = kr-2022,kr-2015"),
         "force": Param(False, type="boolean", description="Relabel problems even when already labeled"),
         "chunk_size": Param(None, type=["null", "integer"], minimum=1, description="Problems per labeling task"),
@@ -138,7 +141,7 @@ def batch_labeling():
         keys = claim_files(
             build_stores().objects,
             cfg.run_id,
-            params["selector"],
+            params["selector"] or "",  # empty (None from the form) = all of incoming/
             settle_seconds=settle,
             orphan_after_seconds=settings.orphan_after_seconds,
         )

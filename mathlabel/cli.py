@@ -318,13 +318,26 @@ def _airflow(args: list[str], env: dict[str, str], log_path: Path | None = None)
 
 @app.command("run")
 def run(
-    sample: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Problem set to drop")] = SAMPLE,
+    sample: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="Problem set to drop (default: the shipped sample)")
+    ] = None,
+    drop: Annotated[
+        bool, typer.Option("--drop/--no-drop", help="--no-drop: drop nothing, label what incoming/ already holds")
+    ] = True,
+    selector: Annotated[
+        str | None, typer.Option(help="With --no-drop: the file or sub-folder of incoming/ to label (default: all)")
+    ] = None,
 ) -> None:
-    """Drop a problem set into incoming/, run the batch_labeling DAG through Airflow, and print a summary."""
+    """Drop a problem set into incoming/ (or, with --no-drop, take what is there), run the batch_labeling DAG
+    through Airflow (`airflow dags test`, no scheduler needed), and print a summary."""
     from labeling.batch import report_key
     from mathlabel.clients import object_store
     from mathlabel.services import Stack, airflow_env, dag_runs
 
+    if drop and selector is not None:
+        raise typer.BadParameter("--selector picks files already in incoming/; add --no-drop")
+    if not drop and sample is not None:
+        raise typer.BadParameter("--sample drops a file; leave it out with --no-drop")
     started = time.monotonic()
     settings = get_settings()
     down = [s for s in Stack(settings).status() if not s.ok]
@@ -333,15 +346,21 @@ def run(
         typer.echo("start it with `mathlabel services up`", err=True)
         raise typer.Exit(1)
     objects = object_store(settings)
-    objects.write_bytes(f"incoming/{sample.name}", sample.read_bytes())
+    if drop:
+        sample = sample or SAMPLE
+        objects.write_bytes(f"incoming/{sample.name}", sample.read_bytes())
+        what = f"dropped {sample.name} into incoming/"
+        conf = {"selector": sample.name, "settle_seconds": 0}  # written atomically just now: nothing to wait for
+    else:  # files still being copied in (changed within labeling.settle_seconds) wait, as in scheduled runs
+        what = f"labeling incoming/{selector or ''}"
+        conf = {"selector": selector}
     env = {**os.environ, **airflow_env(settings)}
     log_dir = settings.var_path / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"batch_labeling-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}.log"
     before = dag_runs("batch_labeling", env)
-    typer.echo(f"dropped {sample.name} into incoming/; running DAG batch_labeling with `airflow dags test`")
+    typer.echo(f"{what}; running DAG batch_labeling with `airflow dags test`")
     typer.echo(f"  (Airflow log: {log_path})")
-    conf = {"selector": sample.name, "settle_seconds": 0}  # written atomically just now: nothing to wait for
     done = _airflow(["dags", "test", "batch_labeling", "-c", json.dumps(conf)], env, log_path)
     new_runs = {k: v for k, v in dag_runs("batch_labeling", env).items() if k not in before}
     if done.returncode != 0 or len(new_runs) != 1 or "success" not in new_runs.values():
@@ -357,6 +376,7 @@ def run(
         if agreement is not None
         else "n/a (no record carried labels)"
     )
+    whose = "the sample's" if drop else "the files'"
     objects_root = settings.var_path / "objects"
     typer.echo(
         "\n".join(
@@ -368,7 +388,7 @@ def run(
                 f"  already labeled, skipped {summary['skipped']}",
                 f"  quarantined             {summary['quarantined']}",
                 f"  needs review            {summary['needs_review']}",
-                f"  top-1 agreement with the sample's labels: {agreement_text}",
+                f"  top-1 agreement with {whose} labels: {agreement_text}",
                 f"  elapsed                 {elapsed:.1f} s",
                 "where the results are:",
                 f"  label documents  {settings.var_path / 'labelstore'} (`mathlabel labels get <problem id>`)",
@@ -379,6 +399,64 @@ def run(
             ]
         )
     )
+    if not summary.get("files"):
+        typer.echo(
+            f"nothing was claimed: incoming/{conf['selector'] or ''} holds no file, or only files changed in the last "
+            f"{settings.labeling.settle_seconds:g}s (labeling.settle_seconds), which the next run takes"
+        )
+
+
+@app.command("ui")
+def ui(
+    port: Annotated[int, typer.Option(envvar="MATHLABEL_UI_PORT", help="Port of the Airflow UI")] = 8080,
+    host: Annotated[
+        str, typer.Option(envvar="MATHLABEL_UI_HOST", help="Address the UI listens on; 0.0.0.0 = every interface")
+    ] = "127.0.0.1",
+) -> None:
+    """Start the embedded stack and the Airflow UI over it (API server, scheduler, dag-processor, triggerer); print
+    the URL and the login; run until Ctrl-C, which stops Airflow (the embedded services keep running)."""
+    import signal
+
+    from mathlabel.services import AirflowUI, ServiceError, Stack
+
+    settings = get_settings()
+    _report(Stack(settings).up(), False)
+    airflow = AirflowUI(settings, host, port)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt  # `kill` and a closed terminal stop Airflow as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    code = 0
+    try:
+        airflow.start()
+        typer.echo(f"starting Airflow on {airflow.url} (logs: {airflow.log_path('*')}) ...")
+        airflow.wait_ready(settings.services.start_timeout)
+        logins = airflow.passwords()
+        typer.echo(f"Airflow UI: {airflow.url}/ (listening on {host}:{port})")
+        for user, password in logins.items():
+            typer.echo(f"  log in as user {user}, password {password}")
+        typer.echo(f"  passwords generated on first start are kept in {airflow.password_file}")
+        typer.echo(
+            "  DAGs start paused: trigger one (its form's 'Unpause ... on trigger' lets the run start), or unpause it "
+            "to run on its schedule\nCtrl-C stops Airflow; `make down` stops the embedded services"
+        )
+        while not (exited := airflow.exited()):
+            time.sleep(1)
+        raise airflow.failure(*next(iter(exited.items())))
+    except ServiceError as exc:
+        typer.echo(str(exc), err=True)
+        code = 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):  # a second one must not cut the shutdown short
+            signal.signal(sig, signal.SIG_IGN)
+        typer.echo("stopping Airflow ...")
+        airflow.stop()
+        typer.echo("Airflow stopped")
+    raise typer.Exit(code)
 
 
 if __name__ == "__main__":
