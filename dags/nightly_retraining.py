@@ -20,9 +20,13 @@ Every night at 02:00 Asia/Seoul (and from the UI with Params):
    nothing; a new verification of a problem supersedes the old one, which is kept.
 2. **snapshot** reads the current verified labels through a read-only client (readPreference `secondaryPreferred`)
    plus `input-data/text/`, cuts them against the frozen hold-out (`input-data/holdout/<curriculum>/v<N>/`) and
-   writes `input-data/snapshots/<date>/<sha>/` (train.jsonl + manifest.json).
+   writes `input-data/snapshots/<date>/<sha>/` (train.jsonl + manifest.json; holdout.jsonl when the hold-out is a
+   new candidate, not yet frozen).
 3. **validate** runs the Great Expectations snapshot suite (texts, codes, examples per label, conflicting labels,
-   leakage, hold-out size); on failure the run stops, nothing is trained, and `reports/retraining/` says why.
+   leakage, hold-out size); on failure the run stops, nothing is trained, no hold-out is frozen, and the task log and
+   `reports/retraining/<run>.validation.json` say why and what to add (e.g. how many more verified problems: a first
+   model needs about `training.min_holdout / training.holdout_share` of them, 200 by default). When it passes, a
+   candidate hold-out is frozen as `v<N>`.
 4. **train** runs `python -m training.nightly train` as a subprocess (`compute=local`) or on the GPU instance through
    SSM Run Command (`compute=ec2`: start → run → collect → stop, the stop even on failure). The model is logged to
    MLflow and kept under `models/text-labeler/<snapshot>/`.
@@ -160,8 +164,10 @@ def nightly_retraining():
             holdout_share=settings.training.holdout_share,
             new_holdout=opts["new_holdout"],
         )
+        held = snap.manifest["holdout"]
+        state = "frozen" if held["frozen"] else "candidate, frozen once the snapshot validates"
         print(f"snapshot {snap.prefix}: {snap.manifest['train']['problems']} training problems, "
-              f"hold-out v{snap.manifest['holdout']['version']} ({snap.manifest['holdout']['problems']})")  # fmt: skip
+              f"hold-out v{held['version']} ({held['problems']} problems, {state})")  # fmt: skip
         return snap.to_dict()
 
     @task
@@ -170,8 +176,8 @@ def nightly_retraining():
 
         from labeling.index import CurriculumIndex
         from operators.clients import build_stores
-        from training.snapshot import read_jsonl
-        from training.snapshot_validation import validate_snapshot
+        from training.snapshot import Snapshot
+        from training.snapshot_validation import validate_and_freeze, verified_needed
 
         context, training = get_current_context(), _settings().training
         if "text" not in opts["models"]:
@@ -181,11 +187,13 @@ def nightly_retraining():
         if snap["manifest"]["train"]["problems"] == 0 and snap["manifest"]["holdout"]["problems"] == 0:
             from airflow.sdk.exceptions import AirflowSkipException
 
-            raise AirflowSkipException(f"no verified labels for {opts['curriculum']} yet: nothing to train tonight")
+            needed = verified_needed(training.min_holdout, training.holdout_share)
+            raise AirflowSkipException(f"no verified labels for {opts['curriculum']} yet: nothing to train tonight "
+                                       f"(a first model needs about {needed} verified problems)")  # fmt: skip
         stores = build_stores()
-        report = validate_snapshot(
-            read_jsonl(stores.objects, snap["train_key"]),
-            read_jsonl(stores.objects, snap["holdout_key"]),
+        report = validate_and_freeze(
+            stores.objects,
+            Snapshot.from_dict(snap),
             CurriculumIndex(stores.graph, opts["curriculum"]).codes,
             min_examples_per_label=training.min_examples_per_label,
             min_holdout=training.min_holdout,
@@ -193,8 +201,8 @@ def nightly_retraining():
         key = _report(stores.objects, context["run_id"], "validation", {"snapshot": snap["prefix"], **report.to_dict()})
         print(report.summary())
         if not report.ok:
-            raise AirflowFailException(f"{report.summary()}\nreport: {key}")
-        return {"report": key, "train": report.train, "holdout": report.holdout}
+            raise AirflowFailException(f"{report.summary()}\nreport: {stores.objects.uri(key)}")
+        return {"report": key, "train": report.train, "holdout": report.holdout, "holdout_key": report.holdout_key}
 
     @task.branch
     def route_compute(opts: dict, checked: dict) -> str:
@@ -244,7 +252,8 @@ def nightly_retraining():
         settings = _settings()
         stores = build_stores()
         index = CurriculumIndex(stores.graph, opts["curriculum"])
-        holdout = read_jsonl(stores.objects, snap["holdout_key"])
+        holdout_key = snap["manifest"]["holdout"]["key"]  # frozen by validate, which passed
+        holdout = read_jsonl(stores.objects, holdout_key)
         mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
         model = mlflow.pyfunc.load_model(result["model_uri"]).unwrap_python_model().model
         auto = settings.labeling.auto_accept_score
@@ -255,7 +264,7 @@ def nightly_retraining():
         for key, value in {"holdout_top1": ours["top1"], "holdout_top3": ours["top3"], "holdout_mrr": ours["mrr"],
                            **({"champion_holdout_top1": theirs["top1"]} if theirs else {})}.items():  # fmt: skip
             client.log_metric(result["run_id"], key, value)
-        client.set_tag(result["run_id"], "holdout", f"{snap['holdout_key']}")
+        client.set_tag(result["run_id"], "holdout", holdout_key)
         out = {"challenger": ours, "champion": theirs, "champion_version": found[1].version if found else None}
         print(f"hold-out: challenger top-1 {ours['top1']}, champion {theirs['top1'] if theirs else 'none'}")
         return out

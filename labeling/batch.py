@@ -185,10 +185,17 @@ def write_error(objects: ObjectStore, base: str, error: dict[str, Any]) -> str:
 
 
 def _write_input_error(
-    objects: ObjectStore, base: str, name: str, run_id: str, reason: str, records: list[dict[str, Any]] | None = None
+    objects: ObjectStore,
+    base: str,
+    name: str,
+    run_id: str,
+    reason: str,
+    records: list[dict[str, Any]] | None = None,
+    source: str | None = None,
 ) -> str:
-    """``<base>.error.json`` for a drop-folder input: the file, the run, where it was dropped, why, and the records."""
-    source = objects.uri(join(INCOMING, name))
+    """``<base>.error.json`` for an input: the file, the run, where it came from (by default where it was dropped),
+    why, and the records."""
+    source = source or objects.uri(join(INCOMING, name))
     error = {"file": name, "run_id": run_id, "source": source, "reason": reason, "records": records or []}
     return write_error(objects, base, error)
 
@@ -308,15 +315,18 @@ def claim_files(
 # -------------------------------------------------------------------------------------------------- prepare
 
 
-def _quarantine_records(objects: ObjectStore, name: str, parsed: ParsedFile, cfg: BatchConfig) -> str:
-    """Write the rejected records and why, beside where the file's quarantine would go."""
-    base = join("quarantine", cfg.run_date, name)
+def quarantine_records(
+    objects: ObjectStore, name: str, parsed: ParsedFile, run_id: str, run_date: str, source: str | None = None
+) -> str:
+    """Write the rejected records (``<base>.rejected.<ext>``) and why (``<base>.error.json``, whose key is returned),
+    beside where the file's quarantine would go; ``source`` names the file when it was not dropped under incoming/."""
+    base = join("quarantine", run_date, name)
     lines = "".join(rejected.raw.rstrip("\n") + "\n" for rejected in parsed.rejected)
     objects.write_bytes(f"{base}.rejected{PurePosixPath(name).suffix}", lines.encode())
     for rejected in parsed.rejected:
         log.warning("%s record %d (id=%s) quarantined: %s", name, rejected.record, rejected.id, rejected.reason)
     reason = f"{len(parsed.rejected)} of {parsed.read} records failed validation"
-    return _write_input_error(objects, base, name, cfg.run_id, reason, [r.to_doc() for r in parsed.rejected])
+    return _write_input_error(objects, base, name, run_id, reason, [r.to_doc() for r in parsed.rejected], source)
 
 
 def _chunk_prefix(cfg: BatchConfig, name: str) -> str:
@@ -443,7 +453,7 @@ def prepare_file(key: str, *, objects: ObjectStore, suite: ProblemSuite, cfg: Ba
         return result
     prepared = Prepared(name=name, key=key, status="prepared", read=parsed.read, quarantined=len(parsed.rejected))
     if parsed.rejected:
-        prepared.error_key = _quarantine_records(objects, name, parsed, cfg)
+        prepared.error_key = quarantine_records(objects, name, parsed, cfg.run_id, cfg.run_date)
     rows = [
         {"record": record, "problem": problem.model_dump(exclude_none=True), **images.get(record, {})}
         for record, problem in parsed.problems

@@ -6,7 +6,7 @@ Keys are POSIX-style paths relative to the store root (``incoming/set1.jsonl``).
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol, runtime_checkable
 
@@ -104,7 +104,9 @@ class LocalObjectStore:
     def write_bytes(self, key: str, data: bytes) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        tmp = path.with_name(f".tmp-{uuid.uuid4().hex}")
+        # Not mkstemp: its files are 0600. os.open's mode is masked by the umask, as any other file's is.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)

@@ -2,17 +2,21 @@
 
 A snapshot is ``input-data/snapshots/<date>/<sha12>/`` with ``train.jsonl`` (problem records with ``labels``) and
 ``manifest.json`` (counts, hashes, where the data came from, the hold-out it was cut against). Its folder is named
-by the hash of its training file, so a retried task writes the same files and a snapshot never changes.
+by the hash of its training file and of that hold-out, so a retried task writes the same files and a snapshot never
+changes.
 
 The hold-out is ``input-data/holdout/<curriculum>/v<N>/holdout.jsonl``: the problems whose id hashes into the
-hold-out share, frozen the first time it is made (or when a new version is asked for). A problem in the hold-out
-share is never trained on, whether or not it is in the frozen file yet, so nothing leaks into training later.
+hold-out share. The first time (or when a new version is asked for) it is only a candidate, kept as
+``holdout.jsonl`` in the snapshot's folder; ``freeze_holdout`` makes it version N once the snapshot has validated, so
+a run that fails validation freezes nothing. A problem in the hold-out share is never trained on, whether or not it
+is in the frozen file yet, so nothing leaks into training later.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -24,6 +28,7 @@ from labeling.ingest import parse_file
 from labeling.schemas import Problem
 from stores.labels import LabelStore
 from stores.objects import ObjectStore
+from training.text_labeler import TrainingError
 
 SNAPSHOTS = "input-data/snapshots"
 HOLDOUT = "input-data/holdout"
@@ -35,15 +40,24 @@ RECORD_FIELDS = ("id", "text", "school", "grade", "course", "unit", "labels")
 class Snapshot:
     prefix: str
     train_key: str
-    holdout_key: str
-    manifest: dict[str, Any]
+    holdout_key: str  # where the hold-out's rows are now: the frozen file, or the candidate in the snapshot's folder
+    manifest: dict[str, Any]  # manifest["holdout"]["key"]: the frozen file, once frozen
 
     @property
     def manifest_key(self) -> str:
         return join(self.prefix, "manifest.json")
 
+    @property
+    def holdout_frozen(self) -> bool:
+        return self.holdout_key == self.manifest["holdout"]["key"]
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"manifest_key": self.manifest_key}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+        """The snapshot a task passed on (``to_dict``, through XCom)."""
+        return cls(data["prefix"], data["train_key"], data["holdout_key"], data["manifest"])
 
 
 def in_holdout_share(problem_id: str, share: float) -> bool:
@@ -89,32 +103,60 @@ def _extra_records(objects: ObjectStore, curriculum: str) -> list[dict[str, Any]
     return rows
 
 
-def frozen_holdout(
-    objects: ObjectStore, curriculum: str, rows: list[dict[str, Any]], share: float, *, new_version: bool = False
-) -> tuple[str, dict[str, Any]]:
-    """The latest frozen hold-out of ``curriculum``; made from ``rows`` when there is none (or ``new_version``)."""
+def _versions(objects: ObjectStore, curriculum: str) -> list[int]:
     prefix = join(HOLDOUT, slug(curriculum))
-    versions = sorted(
-        {int(m.group(1)) for k in objects.list(prefix) if (m := re.search(r"/v(\d+)/manifest\.json$", k))}
-    )
+    found = {int(m.group(1)) for k in objects.list(prefix) if (m := re.search(r"/v(\d+)/manifest\.json$", k))}
+    return sorted(found)
+
+
+def _holdout_key(curriculum: str, version: int) -> str:
+    return join(HOLDOUT, slug(curriculum), f"v{version}", "holdout.jsonl")
+
+
+def current_holdout(
+    objects: ObjectStore, curriculum: str, rows: list[dict[str, Any]], share: float, *, new_version: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
+    """The hold-out to cut against: the latest frozen version of ``curriculum`` (rows, manifest, True), or, when there
+    is none or ``new_version`` is asked for, a candidate made from ``rows`` (rows, manifest, False), not yet written."""
+    versions = _versions(objects, curriculum)
     if versions and not new_version:
-        folder = join(prefix, f"v{versions[-1]}")
-        return join(folder, "holdout.jsonl"), json.loads(objects.read_bytes(join(folder, "manifest.json")))
+        key = _holdout_key(curriculum, versions[-1])
+        manifest = json.loads(objects.read_bytes(join(posixpath.dirname(key), "manifest.json")))
+        return read_jsonl(objects, key), {"key": key, **manifest}, True
     version = (versions[-1] + 1) if versions else 1
-    folder = join(prefix, f"v{version}")
     held = sorted((r for r in rows if in_holdout_share(r["id"], share)), key=lambda r: r["id"])
-    body = _jsonl(held)
     manifest = {
+        "key": _holdout_key(curriculum, version),
         "version": version,
         "curriculum": curriculum,
         "share": share,
         "problems": len(held),
-        "sha256": hashlib.sha256(body).hexdigest(),
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sha256": hashlib.sha256(_jsonl(held)).hexdigest(),
     }
-    objects.write_bytes(join(folder, "holdout.jsonl"), body)
-    objects.write_bytes(join(folder, "manifest.json"), json.dumps(manifest, indent=2).encode())
-    return join(folder, "holdout.jsonl"), manifest
+    return held, manifest, False
+
+
+def freeze_holdout(objects: ObjectStore, snap: Snapshot) -> str:
+    """Freeze the snapshot's candidate hold-out as its version, after the snapshot has validated; return the frozen
+    file's key. A frozen hold-out stays as it is, and a retried freeze of the same rows writes nothing.
+
+    Raises:
+        TrainingError: another run froze that version with other problems meanwhile.
+    """
+    held = snap.manifest["holdout"]
+    if snap.holdout_frozen:
+        return held["key"]
+    folder = posixpath.dirname(held["key"])
+    manifest_key = join(folder, "manifest.json")
+    if objects.exists(manifest_key):
+        if json.loads(objects.read_bytes(manifest_key))["sha256"] == held["sha256"]:
+            return held["key"]
+        raise TrainingError(f"{folder} was frozen meanwhile with other problems; run again to cut against it")
+    manifest = {k: v for k, v in held.items() if k not in ("key", "frozen")}
+    manifest["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    objects.write_bytes(held["key"], objects.read_bytes(snap.holdout_key))
+    objects.write_bytes(manifest_key, json.dumps(manifest, indent=2).encode())  # last: the version exists from here
+    return held["key"]
 
 
 def build_snapshot(
@@ -127,22 +169,21 @@ def build_snapshot(
     new_holdout: bool = False,
 ) -> Snapshot:
     """Read the current verified labels (through ``reader``, the read-only client) and the extra training files,
-    cut them against the frozen hold-out and write the snapshot."""
+    cut them against the hold-out (the frozen one, or a candidate that ``freeze_holdout`` freezes once the snapshot
+    validates) and write the snapshot."""
     verified = [_record(doc) for doc in current_verified(reader, curriculum)]
     extra = _extra_records(objects, curriculum)
-    holdout_key, holdout = frozen_holdout(objects, curriculum, verified, holdout_share, new_version=new_holdout)
-    frozen = read_jsonl(objects, holdout_key)
-    frozen_ids, frozen_content = {r["id"] for r in frozen}, {content_key(r) for r in frozen}
+    held, holdout, is_frozen = current_holdout(objects, curriculum, verified, holdout_share, new_version=new_holdout)
+    held_ids, held_content = {r["id"] for r in held}, {content_key(r) for r in held}
     candidates = [
-        r for r in verified + extra if r["id"] not in frozen_ids and not in_holdout_share(r["id"], holdout_share)
+        r for r in verified + extra if r["id"] not in held_ids and not in_holdout_share(r["id"], holdout_share)
     ]
     # A training problem identical to a hold-out problem (same text and metadata under another id) would leak it.
-    train = sorted(
-        (r for r in candidates if content_key(r) not in frozen_content), key=lambda r: (r["id"], r["source"])
-    )
+    train = sorted((r for r in candidates if content_key(r) not in held_content), key=lambda r: (r["id"], r["source"]))
     body = _jsonl(train)
     digest = hashlib.sha256(body).hexdigest()
-    prefix = join(SNAPSHOTS, date, digest[:12])
+    cut = f"{holdout['key']} {holdout['sha256']} {'frozen' if is_frozen else 'candidate'}"
+    prefix = join(SNAPSHOTS, date, hashlib.sha256(body + cut.encode()).hexdigest()[:12])
     labels_count: dict[str, int] = {}
     for row in train:
         for code in row["labels"]:
@@ -150,20 +191,24 @@ def build_snapshot(
     manifest = {
         "curriculum": curriculum,
         "date": date,
+        "verified": len(verified),
         "train": {
             "problems": len(train),
             "sha256": digest,
             "verified": sum(r["source"].startswith("verified:") for r in train),
         },
         "labels": dict(sorted(labels_count.items())),
-        "holdout": {"key": holdout_key, **holdout},
+        "holdout": {**holdout, "frozen": is_frozen},
         "dropped_as_hold_out_duplicates": len(candidates) - len(train),
-        "held_back": sum(in_holdout_share(r["id"], holdout_share) and r["id"] not in frozen_ids for r in verified),
+        "held_back": sum(in_holdout_share(r["id"], holdout_share) and r["id"] not in held_ids for r in verified),
         "sources": {"label_store": "verified labels, read-only client (secondaryPreferred)", "files": EXTRA},
     }
     train_key = join(prefix, "train.jsonl")
+    holdout_key = holdout["key"] if is_frozen else join(prefix, "holdout.jsonl")
     if not objects.exists(join(prefix, "manifest.json")):
         objects.write_bytes(train_key, body)
+        if not is_frozen:
+            objects.write_bytes(holdout_key, _jsonl(held))
         objects.write_bytes(join(prefix, "manifest.json"), json.dumps(manifest, ensure_ascii=False, indent=2).encode())
     return Snapshot(prefix=prefix, train_key=train_key, holdout_key=holdout_key, manifest=manifest)
 

@@ -3,17 +3,21 @@
 No empty texts, known codes only, a minimum of examples per label, no problem with conflicting labels (the same id,
 or the same text and metadata, labeled differently), no leakage between training and the frozen hold-out (by id or
 by content), and enough hold-out problems to judge a challenger. A failed check stops the run with a report that
-names the check, how many problems fail it and some of their ids.
+names the check, how many problems fail it, some of their ids, and what to add to pass it. ``validate_and_freeze``
+freezes a candidate hold-out only when the snapshot passes.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from training.snapshot import content_key
+from stores.objects import ObjectStore
+from training.snapshot import Snapshot, content_key, freeze_holdout, read_jsonl
 
 EXAMPLES = 10  # ids quoted per failed check
+LABELS_NAMED = 20  # labels named in a failure's reason; the report's "needs" has them all
 
 
 @dataclass
@@ -22,6 +26,7 @@ class SnapshotReport:
     train: int
     holdout: int
     failures: list[dict[str, Any]] = field(default_factory=list)
+    holdout_key: str | None = None  # the frozen hold-out, once the snapshot passed (validate_and_freeze)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -29,8 +34,11 @@ class SnapshotReport:
     def summary(self) -> str:
         if self.ok:
             return f"snapshot valid: {self.train} training and {self.holdout} hold-out problems"
-        lines = [f"snapshot invalid ({len(self.failures)} failed check(s)); nothing is trained on it:"]
-        lines += [f"- {f['check']}: {f['reason']} (e.g. {', '.join(map(str, f['examples']))})" for f in self.failures]
+        lines = [f"snapshot invalid ({len(self.failures)} failed check(s)); nothing is trained on it, and no "
+                 "new hold-out is frozen:"]  # fmt: skip
+        for f in self.failures:
+            examples = f" (e.g. {', '.join(map(str, f['examples']))})" if f["examples"] else ""
+            lines.append(f"- {f['check']}: {f['reason']}{examples}")
         return "\n".join(lines)
 
 
@@ -75,6 +83,11 @@ def frame(train: list[dict[str, Any]], holdout: list[dict[str, Any]], known_code
     return pd.DataFrame(rows, columns=columns)
 
 
+def verified_needed(min_holdout: int, holdout_share: float) -> int:
+    """About how many verified problems give a hold-out of ``min_holdout``: the least a first model needs."""
+    return math.ceil(min_holdout / holdout_share)
+
+
 def validate_snapshot(
     train: list[dict[str, Any]],
     holdout: list[dict[str, Any]],
@@ -83,7 +96,9 @@ def validate_snapshot(
     min_examples_per_label: int = 2,
     min_train: int = 1,
     min_holdout: int = 1,
+    manifest: dict[str, Any] | None = None,
 ) -> SnapshotReport:
+    """Run the suite on a snapshot's rows; ``manifest`` (the snapshot's) lets a failure say how much to add."""
     import os
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -120,18 +135,85 @@ def validate_snapshot(
             continue
         config = item.expectation_config
         check = by_key[(config.type, config.kwargs.get("column"))]
-        failures.append(_failure(check, data, item.result, min_examples_per_label, min_train))
+        failure = _failure(check, data, item.result, min_examples_per_label, min_train)
+        if check == "examples per label":
+            failure.update(_too_few_examples(train, min_examples_per_label, manifest))
+        failures.append(failure)
     if len(holdout) < min_holdout:
-        failures.append(
-            {
-                "check": "hold-out size",
-                "reason": f"{len(holdout)} hold-out problems; at least {min_holdout} are "
-                "needed to judge a challenger (verify more problems, or freeze a new hold-out version)",
-                "count": len(holdout),
-                "examples": [],
-            }
-        )
+        failures.append(_small_holdout(len(holdout), min_holdout, manifest))
     return SnapshotReport(ok=not failures, train=len(train), holdout=len(holdout), failures=failures)
+
+
+def _too_few_examples(train: list[dict[str, Any]], minimum: int, manifest: dict[str, Any] | None) -> dict[str, Any]:
+    """Each label with too few training examples, and how many more it needs."""
+    counts: dict[str, int] = {}
+    for row in train:
+        for code in row.get("labels") or []:
+            counts[code] = counts.get(code, 0) + 1
+    needs = {code: minimum - n for code, n in sorted(counts.items(), key=lambda kv: (kv[1], kv[0])) if n < minimum}
+    named = [f"{code} (has {counts[code]}, needs {more} more)" for code, more in list(needs.items())[:LABELS_NAMED]]
+    if len(needs) > LABELS_NAMED:
+        named.append(f"and {len(needs) - LABELS_NAMED} more labels (all under needs)")
+    share = (manifest or {}).get("holdout", {}).get("share")
+    chance = f"; about 1 in {round(1 / share)} new problems is kept for the hold-out, not trained on" if share else ""
+    reason = (
+        f"{len(needs)} labels have fewer than {minimum} training examples: verify more problems labeled with each: "
+        f"{', '.join(named)}{chance}; or lower training.min_examples_per_label"
+    )
+    return {"reason": reason, "needs": needs}
+
+
+def _small_holdout(size: int, minimum: int, manifest: dict[str, Any] | None) -> dict[str, Any]:
+    """Why the hold-out is too small to judge a challenger, and how many verified problems to add."""
+    failure: dict[str, Any] = {"check": "hold-out size", "count": size, "examples": [], "needed": minimum}
+    held = (manifest or {}).get("holdout", {})
+    if not held.get("share") or manifest.get("verified") is None:
+        failure["reason"] = (
+            f"the hold-out has {size} problems, needs {minimum} to judge a challenger: verify more problems, "
+            "or lower training.min_holdout"
+        )
+        return failure
+    share, verified = held["share"], manifest["verified"]
+    in_all = verified_needed(minimum, share)
+    # New problems join the hold-out at the share's rate; the shortfall in all, if larger, covers unlucky hashes.
+    add = max(math.ceil((minimum - size) / share), in_all - verified, 0)
+    failure["add_verified"] = add
+    enough = f"with holdout_share {share}, that is about {in_all} verified problems in all (there are {verified})"
+    if held.get("frozen"):
+        todo = f"verify about {add} more, then run" if add else "there are enough now: run"
+        failure["reason"] = (
+            f"the frozen hold-out v{held['version']} has {size} problems, needs {minimum} to judge a challenger: "
+            f"{enough}; {todo} with new_holdout=true to freeze a bigger one, or lower training.min_holdout"
+        )
+    else:
+        failure["reason"] = (
+            f"the hold-out has {size} problems, needs {minimum} to judge a challenger: {enough}; verify about {add} "
+            "more, or lower training.min_holdout / raise training.holdout_share"
+        )
+    return failure
+
+
+def validate_and_freeze(
+    objects: ObjectStore,
+    snap: Snapshot,
+    known_codes: set[str],
+    *,
+    min_examples_per_label: int = 2,
+    min_holdout: int = 1,
+) -> SnapshotReport:
+    """Validate a snapshot; only when it passes, freeze its candidate hold-out (``report.holdout_key`` names the
+    frozen one), so a failed run leaves no hold-out version behind."""
+    report = validate_snapshot(
+        read_jsonl(objects, snap.train_key),
+        read_jsonl(objects, snap.holdout_key),
+        known_codes,
+        min_examples_per_label=min_examples_per_label,
+        min_holdout=min_holdout,
+        manifest=snap.manifest,
+    )
+    if report.ok:
+        report.holdout_key = freeze_holdout(objects, snap)
+    return report
 
 
 def _failure(check: str, data, result: dict[str, Any], min_examples: int, min_train: int) -> dict[str, Any]:
@@ -143,8 +225,7 @@ def _failure(check: str, data, result: dict[str, Any], min_examples: int, min_tr
         "non-empty text": "problems without text",
         "known codes": "labels not in the target curriculum: "
         + ", ".join(sorted({c for v in rows["unknown_labels"] for c in v.split(",") if c})),
-        "examples per label": f"labels with fewer than {min_examples} examples: "
-        + ", ".join(sorted(set(rows["rarest_label"]))),
+        "examples per label": f"labels with fewer than {min_examples} training examples",  # detailed by the caller
         "no conflicting labels": "problems labeled two ways: " + "; ".join(sorted(set(rows["conflict"]))[:3]),
         "no leakage into the hold-out": "training problems also in the hold-out",
     }[check]

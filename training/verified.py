@@ -20,7 +20,7 @@ from posixpath import join
 from typing import Any
 
 from labeling.batch import VERIFIED_DROP as DROP
-from labeling.batch import free_key, write_error
+from labeling.batch import free_key, quarantine_records, write_error
 from labeling.errors import IngestError
 from labeling.index import VERIFIED, CurriculumIndex
 from labeling.ingest import ParsedFile, RejectedRecord
@@ -147,6 +147,14 @@ def import_verified(
     return result, parsed
 
 
+def quarantine_rejected(
+    objects: ObjectStore, name: str, parsed: ParsedFile, *, run_id: str, run_date: str, source: str
+) -> str:
+    """Quarantine the rejected records of a verified-label file, however it came in, as the drop folder does:
+    ``quarantine/<date>/verified/<name>.rejected.<ext>`` and ``<name>.error.json`` (whose key is returned)."""
+    return quarantine_records(objects, join("verified", name), parsed, run_id, run_date, source)
+
+
 # ------------------------------------------------------------------------------------------- the drop folder
 
 
@@ -188,10 +196,7 @@ def import_dropped(
             results.append({"file": name, "status": "quarantined", "reason": str(exc)})
             continue
         if parsed.rejected:
-            lines = "".join(r.raw.rstrip("\n") + "\n" for r in parsed.rejected)
-            objects.write_bytes(f"{quarantine}.rejected{PurePosixPath(name).suffix}", lines.encode())
-            reason = f"{len(parsed.rejected)} of {parsed.read} records failed validation"
-            write_error(objects, quarantine, {**error, "reason": reason, "records": result.rejected})
+            quarantine_rejected(objects, name, parsed, run_id=run_id, run_date=run_date, source=objects.uri(key))
         try:
             objects.move(key, free_key(objects, join("processed", run_date, "verified", name), data))
         except StoreError as exc:  # another run moved it first; the import itself was idempotent

@@ -136,6 +136,7 @@ def test_retraining_promotes_the_first_model_and_never_a_worse_one(dag, registry
     (v1,) = [v for v in _versions(models) if v not in before]
     assert _alias(models, "champion") == v1 and _alias(models, "challenger") == v1
     assert objects.list("incoming/verified") == [] and clean_labels.count_labels({"current": True}) == len(problems)
+    assert objects.exists("input-data/holdout/us-ccss/v1/manifest.json")  # frozen once the snapshot validated
     promotion = json.loads(objects.read_bytes(next(k for k in objects.list("reports/retraining") if "promotion" in k)))
     assert promotion["decision"]["reasons"] == ["no champion yet: the first model becomes champion"]
     assert promotion["challenger"]["top1"] > 0.6 and promotion["champion"] is None
@@ -167,9 +168,28 @@ def test_invalid_training_data_stops_the_run_before_training(dag, registry, clea
     assert run.state == "failed" and states["validate"] == "failed"
     assert states["train_local"] == "upstream_failed" and states["ec2_training.stop"] != "success"
     assert _versions(models) == before and objects.list("models") == []
+    assert objects.list("input-data/holdout") == []  # a failed validation freezes no hold-out
     (key,) = [k for k in objects.list("reports/retraining") if k.endswith(".validation.json")]
     report = json.loads(objects.read_bytes(key))
     assert not report["ok"] and trained["id"] in report["failures"][0]["examples"]
+
+
+def test_too_few_verified_problems_fail_validation_freeze_nothing_and_say_what_to_add(
+    dag, registry, clean_objects, clean_labels
+):
+    objects = clean_objects
+    few = [p for code in CODES for p in [q for q in _problems() if q["labels"] == [code]][:4]]
+    objects.write_bytes("incoming/verified/reviewed.jsonl", _jsonl(few))  # 24 problems: a hold-out of 2 < 5
+
+    run = _run(dag)
+
+    states = _states(run)
+    assert run.state == "failed" and states["validate"] == "failed" and states["train_local"] == "upstream_failed"
+    assert objects.list("input-data/holdout") == []
+    (key,) = [k for k in objects.list("reports/retraining") if k.endswith(".validation.json")]
+    (size,) = [f for f in json.loads(objects.read_bytes(key))["failures"] if f["check"] == "hold-out size"]
+    assert (size["count"], size["needed"], size["add_verified"]) == (2, 5, 30)
+    assert "about 50 verified problems in all (there are 24); verify about 30 more" in size["reason"]
 
 
 def test_in_approval_mode_only_an_approved_challenger_becomes_champion(dag, registry, clean_objects, clean_labels):

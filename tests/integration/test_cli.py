@@ -1,6 +1,7 @@
 """The mathlabel CLI's graph commands against the embedded FalkorDB."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
@@ -117,3 +118,102 @@ def test_label_takes_a_page_files_metadata_sidecar_along(seeded_graph, clean_obj
     assert done.exit_code == 0, done.output
     docs = clean_labels.find_labels()
     assert docs and all((d["metadata"]["school"], d["metadata"]["grade"]) == ("중학교", 3) for d in docs)
+
+
+@pytest.fixture
+def label_docs(settings):
+    """The embedded label store alone (one SQLite file, no service to start), emptied first."""
+    import shutil
+
+    from mathlabel.clients import label_store
+
+    shutil.rmtree(settings.var_path / "labelstore", ignore_errors=True)
+    return label_store(settings)
+
+
+def _machine(problem_id: str, version: str, run_id: str, code: str, score: float, status: str, *reasons: str) -> dict:
+    return {"_id": f"{problem_id}@{version}", "problem_id": problem_id, "model_version": version, "run_id": run_id,
+            "curriculum": "kr-2022", "labels": [code], "candidates": [{"code": code, "score": score}],
+            "decision": {"status": status, "reasons": list(reasons)}}  # fmt: skip
+
+
+def test_labels_get_shows_the_champions_label_then_the_verification_and_lists_the_other_versions(label_docs, settings):
+    from labeling.schemas import Problem
+    from training.verified import verified_doc
+
+    cold = settings.labeling.model_version
+    label_docs.upsert_labels([
+        _machine("p1", cold, "r1", "9수01-02", 0.55, "needs_review", "top score 0.55 is below"),
+        _machine("p1", "text-labeler-v3", "r2", "9수01-02", 0.74, "auto_accepted", "top score 0.74 ≥ 0.60"),
+    ])  # fmt: skip
+
+    def get(*args):
+        result = runner.invoke(app, ["labels", "get", "p1", "--json", *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    champion = get()
+    assert champion["document"]["_id"] == "p1@text-labeler-v3" and champion["current"] is True
+    assert [v["id"] for v in champion["other_versions"]] == [f"p1@{cold}"]
+
+    problem = Problem(id="p1", text="180을 소인수분해하시오.", labels=["9수01-01"])
+    at = datetime.now(UTC)
+    verification = verified_doc(problem, curriculum="kr-2022", verified_by="ann", source_uri="x", record=1, at=at)
+    label_docs.upsert_labels([verification])
+    verified = get()
+    assert verified["document"]["_id"] == verification["_id"] and verified["document"]["labels"] == ["9수01-01"]
+    assert {v["id"] for v in verified["other_versions"]} == {"p1@text-labeler-v3", f"p1@{cold}"}
+    assert {v["status"] for v in verified["other_versions"]} == {"auto_accepted", "needs_review"}
+
+    exact = get("--model-version", cold)
+    assert exact["document"]["_id"] == f"p1@{cold}" and exact["current"] is False
+
+    shown = runner.invoke(app, ["labels", "get", "p1"])
+    assert shown.exit_code == 0 and f"{verification['_id']}: the current label document of p1" in shown.output
+    assert "p1@text-labeler-v3" in shown.output.split("other versions of p1")[1]
+    missing = runner.invoke(app, ["labels", "get", "p2"])
+    assert missing.exit_code == 1 and "no label document 'p2'" in missing.output
+
+
+def test_labels_list_filters_by_run_status_reason_and_curriculum(label_docs):
+    disagree = "the record's labels say 9수01-01; the model chose 9수01-02"
+    label_docs.upsert_labels([
+        _machine("a", "m", "r1", "9수01-02", 0.74, "needs_review", disagree),
+        _machine("b", "m", "r1", "9수01-01", 0.81, "auto_accepted", "top score 0.81 ≥ 0.60"),
+        _machine("c", "m", "r2", "9수02-01", 0.40, "needs_review", "top score 0.40 is below the threshold", disagree),
+        _machine("d", "m", "r2", "9수02-01", 0.90, "auto_accepted", "x") | {"curriculum": "kr-2015"},
+    ])  # fmt: skip
+
+    def ids(*args):
+        result = runner.invoke(app, ["labels", "list", "--json", *args])
+        assert result.exit_code == 0, result.output
+        return sorted(row["id"] for row in json.loads(result.stdout))
+
+    assert ids("--run", "r1") == ["a@m", "b@m"]
+    assert ids("--status", "needs_review") == ["a@m", "c@m"]
+    assert ids("--reason", "RECORD'S LABELS", "--run", "r2") == ["c@m"]
+    assert ids("--curriculum", "kr-2015") == ["d@m"]
+    assert len(ids("--limit", "3")) == 3
+
+    table = runner.invoke(app, ["labels", "list", "--run", "r1", "--status", "needs_review"])
+    assert table.exit_code == 0
+    assert table.stdout.splitlines()[0].split() == ["id", "status", "code", "score", "first", "reason"]
+    assert table.stdout.splitlines()[1].split()[:4] == ["a@m", "needs_review", "9수01-02", "0.74"]
+    assert disagree in table.stdout
+    refused = runner.invoke(app, ["labels", "list", "--status", "accepted"])
+    assert refused.exit_code == 2 and "needs_review" in refused.output
+
+
+def test_a_label_the_records_labels_contradict_goes_to_review(seeded_graph, clean_objects, clean_labels, tmp_path):
+    record = {"id": "given-1", "text": "180을 소인수분해하여 거듭제곱을 사용한 곱으로 나타내시오.", "school": "중학교",
+              "grade": 1, "labels": ["9수01-02"]}  # fmt: skip
+    problems = tmp_path / "given.jsonl"
+    problems.write_text(json.dumps(record, ensure_ascii=False))
+    done = runner.invoke(app, ["label", str(problems)])
+    assert done.exit_code == 0, done.output
+
+    listed = runner.invoke(app, ["labels", "list", "--reason", "the record's labels say", "--json"])
+    assert listed.exit_code == 0, listed.output
+    (row,) = json.loads(listed.stdout)
+    assert row["problem_id"] == "given-1" and row["status"] == "needs_review" and row["code"] != "9수01-02"
+    assert f"the record's labels say 9수01-02; the model chose {row['code']}" in row["reasons"]

@@ -9,7 +9,7 @@ from labeling.batch import claim_files
 from labeling.index import CurriculumIndex, current_verified
 from labeling.schemas import Problem
 from training.snapshot import build_snapshot, in_holdout_share, read_jsonl
-from training.snapshot_validation import validate_snapshot
+from training.snapshot_validation import validate_and_freeze, validate_snapshot
 from training.verified import import_dropped, import_verified
 
 pytestmark = pytest.mark.integration
@@ -92,10 +92,14 @@ def test_the_snapshot_is_cut_against_a_frozen_hold_out(clean_objects, clean_labe
     assert held and held == {r["id"] for r in rows if in_holdout_share(r["id"], 0.2)}
     assert not held & {r["id"] for r in train} and len(train) + len(held) == 120
     assert first.manifest["holdout"]["version"] == 1 and first.manifest["train"]["problems"] == len(train)
+    assert objects.list("input-data/holdout") == []  # a candidate until the snapshot validates
+    checked = validate_and_freeze(objects, first, index.codes, min_holdout=5)
+    assert checked.ok and checked.holdout_key == "input-data/holdout/kr-2022/v1/holdout.jsonl"
+    assert {r["id"] for r in read_jsonl(objects, checked.holdout_key)} == held
     # more labels arrive: the hold-out stays frozen, and the new problems in its share are held back
     import_verified("b.jsonl", jsonl(many(40, "9수01-01", "n")), labels=clean_labels, index=index, source_uri="s")
     second = build_snapshot(objects, clean_labels.reader(), "kr-2022", date="2026-11-23", holdout_share=0.2)
-    assert second.holdout_key == first.holdout_key and second.prefix != first.prefix
+    assert second.holdout_key == checked.holdout_key and second.prefix != first.prefix
     assert second.manifest["held_back"] > 0
     assert {r["id"] for r in read_jsonl(objects, second.holdout_key)} == held
     # the same data gives the same, unchanged snapshot
@@ -145,3 +149,72 @@ def test_verified_problems_teach_the_cold_start_labeler_before_any_training(clea
     assert "2.OA.A.1" not in after.examples  # superseded: only a problem's current verification counts
     assert after.cold_start.rank([marbles], 5)[0][0].code == "2.NBT.B.6"
     assert after.retriever.rank([marbles], 5)[0][0].code != "2.NBT.B.6"  # the graph-only ranking is unchanged
+
+
+def test_too_few_verified_problems_freeze_no_hold_out_and_the_report_says_what_to_add(
+    clean_objects, clean_labels, index, settings
+):
+    from mathlabel.config import PROJECT_ROOT
+
+    objects, training = clean_objects, settings.training
+    sample = (PROJECT_ROOT / "labeling/samples/kr2022_sample.jsonl").read_bytes()
+    import_verified("kr2022_sample.jsonl", sample, labels=clean_labels, index=index, source_uri="s")
+    snap = build_snapshot(objects, clean_labels.reader(), "kr-2022", date="2026-11-22",
+                          holdout_share=training.holdout_share)  # fmt: skip
+
+    report = validate_and_freeze(objects, snap, index.codes, min_examples_per_label=training.min_examples_per_label,
+                                 min_holdout=training.min_holdout)  # fmt: skip
+
+    assert not report.ok and report.holdout_key is None
+    assert objects.list("input-data/holdout") == []  # nothing frozen: the next run cuts a new candidate
+    checks = {f["check"]: f for f in report.failures}
+    size = checks["hold-out size"]
+    assert (size["count"], size["needed"], size["add_verified"]) == (10, 20, 100)
+    assert "about 200 verified problems in all (there are 109)" in size["reason"]
+    assert "verify about 100 more" in size["reason"] and "training.min_holdout" in size["reason"]
+    few = checks["examples per label"]
+    assert few["needs"] == {c: 1 for c in ["2수04-02", "6수04-05", "9수02-16", "9수02-20", "9수03-05", "9수03-06"]}
+    assert "9수02-20 (has 1, needs 1 more)" in few["reason"]
+    assert "verify about 100 more" in report.summary()
+
+
+def test_a_frozen_hold_out_too_small_for_a_raised_minimum_asks_for_a_new_version(clean_objects, clean_labels, index):
+    objects = clean_objects
+    import_verified("a.jsonl", jsonl(many(40, "9수01-01") + many(40, "9수01-02")), labels=clean_labels, index=index,
+                    source_uri="s")  # fmt: skip
+    first = build_snapshot(objects, clean_labels.reader(), "kr-2022", date="2026-11-22", holdout_share=0.1)
+    assert validate_and_freeze(objects, first, index.codes, min_holdout=1).ok
+    again = build_snapshot(objects, clean_labels.reader(), "kr-2022", date="2026-11-23", holdout_share=0.1)
+    size = first.manifest["holdout"]["problems"]
+
+    report = validate_and_freeze(objects, again, index.codes, min_holdout=size + 1)
+
+    (failure,) = report.failures
+    assert failure["check"] == "hold-out size" and f"frozen hold-out v1 has {size} problems" in failure["reason"]
+    assert "new_holdout=true" in failure["reason"]
+    assert [k for k in objects.list("input-data/holdout") if k.endswith("manifest.json")] == [
+        "input-data/holdout/kr-2022/v1/manifest.json"
+    ]
+
+
+def test_import_verified_cli_quarantines_rejected_rows_like_the_drop_folder(clean_objects, clean_labels, seeded_graph,
+                                                                            tmp_path):  # fmt: skip
+    from typer.testing import CliRunner
+
+    from mathlabel.cli import app
+
+    bad = [{"id": "bad-code", "text": "x", "labels": ["9수99-99"]}, {"id": "no-labels", "text": "y"}]
+    path = tmp_path / "reviewed.jsonl"
+    path.write_bytes(jsonl(SAMPLE + bad))
+
+    result = CliRunner().invoke(app, ["import-verified", str(path), "--curriculum", "kr-2022"])
+
+    assert result.exit_code == 0, result.output
+    (rows_key,) = [k for k in clean_objects.list("quarantine") if k.endswith("/verified/reviewed.jsonl.rejected.jsonl")]
+    assert [json.loads(line)["id"] for line in clean_objects.read_bytes(rows_key).decode().splitlines()] == [
+        "bad-code", "no-labels"
+    ]  # fmt: skip
+    error = json.loads(clean_objects.read_bytes(rows_key.replace(".rejected.jsonl", ".error.json")))
+    assert error["source"] == path.resolve().as_uri() and "9수99-99" in error["records"][0]["reason"]
+    assert clean_objects.uri(rows_key) in result.stderr  # the user is told where they went
+    assert "stored 3" in result.stdout and clean_labels.count_labels() == 3

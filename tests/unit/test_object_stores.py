@@ -78,3 +78,17 @@ def test_modified_time_is_when_the_object_was_written(store):
     assert before - 5 <= store.modified("incoming/a.jsonl") <= time.time() + 5
     with pytest.raises(StoreError):
         store.modified("incoming/none.jsonl")
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640)], ids=["umask-022", "umask-027"])
+def test_local_objects_get_the_mode_the_umask_gives(tmp_path, umask, mode):
+    import os
+
+    store = LocalObjectStore(tmp_path / "objects")
+    old = os.umask(umask)
+    try:
+        store.write_bytes("reports/r.json", b"{}")
+        store.write_bytes("reports/r.json", b"{}")  # an overwrite too
+    finally:
+        os.umask(old)
+    assert (tmp_path / "objects/reports/r.json").stat().st_mode & 0o777 == mode
