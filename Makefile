@@ -16,7 +16,7 @@ STAMP    := $(VENV)/.installed-$(ENV_HASH)
 .PHONY: help run test install deb lint format lock clean down airflow-ui
 
 help:
-	@echo "make run    - install, start the embedded stack, seed kr-2022, label the sample set through Airflow"
+	@echo "make run    - install, start the embedded stack, seed the curricula, label the sample set through Airflow"
 	@echo "make test   - install and run the whole test suite"
 	@echo "make airflow-ui [PORT=8080] - the Airflow UI over the embedded stack, on 127.0.0.1"
 	@echo "make down   - stop the embedded services (data stays in var/)"
