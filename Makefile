@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 # Debian packages the embedded stack needs: libgomp1 for the FalkorDB module (OpenMP); fonts-nanum for the synthetic
-# Korean worksheet pages (training/pages.py); tesseract-ocr with its Korean data for OCR; poppler-utils to rasterise PDFs.
+# Korean worksheet pages (training/pages/); tesseract-ocr with its Korean data for OCR; poppler-utils to rasterise PDFs.
 DEB_PACKAGES := libgomp1 fonts-nanum tesseract-ocr tesseract-ocr-kor poppler-utils
 # The environment is rebuilt only when what it is made from changes.
 ENV_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)

@@ -1,4 +1,4 @@
-"""Benchmark: OCR character error rate on rendered lines, for choosing the OCR defaults (labeling/ocr.py).
+"""Benchmark: OCR character error rate on rendered lines, for choosing the OCR defaults (labeling/ocr/).
 
 Everything is generated here with a fixed seed, nothing is downloaded:
 - Korean math sentences rendered with NanumGothic / NanumMyeongjo at 24-40 px, clean and with scan-like noise

@@ -146,12 +146,9 @@ def _reachable(tracking_uri: str, timeout: float = 3.0) -> bool:
 
 def page_reader(settings: Settings) -> PageReader:
     """Layout + OCR for page images, as configured in ``settings.ocr`` (engines check their files on first use)."""
-    from labeling.ocr import KoreanMathEngine, RapidOcrEngine, engine
+    from labeling.ocr import engines
     from labeling.vision import PageReader
 
-    text = engine(settings.ocr.text_engine, settings)
-    same = settings.ocr.formula_engine == settings.ocr.text_engine
-    formula = text if same else engine(settings.ocr.formula_engine, settings)
-    if isinstance(text, KoreanMathEngine) and isinstance(formula, RapidOcrEngine):
-        formula = text.symbols  # one set of RapidOCR models in memory, not two
+    # Built together, the two share what they have in common (one set of RapidOCR models in memory, not two).
+    text, formula = engines([settings.ocr.text_engine, settings.ocr.formula_engine], settings)
     return PageReader(text, formula, layout_detector(settings))

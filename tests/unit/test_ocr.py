@@ -8,12 +8,14 @@ import random
 import shutil
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import ValidationError
 
 from labeling.ocr import (
+    ENGINES,
     KoreanMathEngine,
     OcrUnavailable,
     RapidOcrEngine,
@@ -21,7 +23,7 @@ from labeling.ocr import (
     cer,
     engine,
 )
-from mathlabel.config import Settings
+from mathlabel.config import OcrSettings, Settings
 
 GOTHIC = Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf")
 needs_font = pytest.mark.skipif(not GOTHIC.is_file(), reason="NanumGothic missing: apt-get install fonts-nanum")
@@ -318,6 +320,25 @@ def test_engines_are_built_from_the_settings(monkeypatch):
     assert isinstance(formula, RapidOcrEngine) and formula.model_dir == "/models/korean"
     with pytest.raises(ValueError, match="unknown OCR engine"):
         engine("easyocr", settings)
+
+
+def test_every_engine_name_the_settings_accept_has_a_factory():
+    for field in ("text_engine", "formula_engine"):
+        assert set(get_args(OcrSettings.model_fields[field].annotation)) <= set(ENGINES), field
+
+
+@pytest.mark.parametrize(
+    ("text_engine", "formula_engine"), [("tesseract+rapidocr", "rapidocr"), ("tesseract", "tesseract")]
+)
+def test_the_page_reader_builds_each_engine_once(monkeypatch, text_engine, formula_engine):
+    """The page reader's formula engine is the text engine's own RapidOCR, not a second set of models in memory."""
+    from mathlabel.clients import page_reader
+
+    monkeypatch.setenv("MATHLABEL_OCR__TEXT_ENGINE", text_engine)
+    monkeypatch.setenv("MATHLABEL_OCR__FORMULA_ENGINE", formula_engine)
+    monkeypatch.setenv("MATHLABEL_OCR__LAYOUT_MODEL", "")  # no detector: nothing to load
+    reader = page_reader(Settings())
+    assert reader.formula_engine is getattr(reader.text_engine, "symbols", reader.text_engine)
 
 
 def test_an_unknown_engine_name_in_the_settings_is_rejected(monkeypatch):

@@ -11,7 +11,7 @@ import yaml
 
 from stores.objects import LocalObjectStore
 from training import pages
-from training.pages import CLASSES, Page, generate_page, write_yolo_dataset
+from training.pages import CLASSES, Page, fonts, generate_page, write_yolo_dataset
 
 SEEDS = range(10)
 LABEL = re.compile(r"^(\[\d+\]|\d+\.|\d{2})$")  # the printed problem number: "3.", "[3]", "03"
@@ -128,8 +128,8 @@ def test_text_lines_carry_the_ground_truth_of_their_problem(clean):
 
 
 def test_a_missing_font_names_the_debian_package(monkeypatch, tmp_path):
-    monkeypatch.setattr(pages, "FONT_DIR", tmp_path)
-    monkeypatch.setattr(pages.shutil, "which", lambda name: None)
+    monkeypatch.setattr(fonts, "FONT_DIR", tmp_path)
+    monkeypatch.setattr(fonts.shutil, "which", lambda name: None)
     pages.font_file.cache_clear()
     try:
         with pytest.raises(RuntimeError, match="fonts-nanum"):

@@ -9,13 +9,13 @@ from PIL import Image
 from labeling.vision import (
     PROBLEM_NUMBER,
     PageError,
-    _close_gaps,
     check_not_blank,
     deskew,
     find_lines,
     ink_mask,
     open_image,
 )
+from labeling.vision.reader import _close_gaps
 from training.pages import generate_page
 
 

@@ -1,0 +1,73 @@
+"""The OCR engines by name: the one place that knows the names ``settings.ocr`` may use, and builds each engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from labeling.ocr.base import OcrEngine
+from labeling.ocr.korean_math import KoreanMathEngine
+from labeling.ocr.rapid import RapidOcrEngine
+from labeling.ocr.tesseract import TesseractEngine
+
+if TYPE_CHECKING:
+    from mathlabel.config import Settings
+
+# A factory gets the settings and ``get``, which returns another engine by name: an engine built from others asks
+# for them, so engines built together share their parts (one set of RapidOCR models in memory, not two).
+EngineFactory = Callable[["Settings", Callable[[str], OcrEngine]], OcrEngine]
+
+
+def _tesseract(settings: Settings, get: Callable[[str], OcrEngine]) -> OcrEngine:
+    ocr = settings.ocr
+    return TesseractEngine(
+        ocr.tesseract_languages,
+        tessdata_dir=ocr.tessdata_dir or None,
+        fallback_languages=ocr.tesseract_fallback_languages or None,
+    )
+
+
+def _rapidocr(settings: Settings, get: Callable[[str], OcrEngine]) -> OcrEngine:
+    return RapidOcrEngine(settings.ocr.rapidocr_model_dir)
+
+
+def _korean_math(settings: Settings, get: Callable[[str], OcrEngine]) -> OcrEngine:
+    return KoreanMathEngine(get("tesseract"), get("rapidocr"))  # type: ignore[arg-type]
+
+
+ENGINES: dict[str, EngineFactory] = {
+    "tesseract": _tesseract,
+    "rapidocr": _rapidocr,
+    "tesseract+rapidocr": _korean_math,
+}
+
+
+def engines(names: Iterable[str], settings: Settings) -> list[OcrEngine]:
+    """The OCR engines ``names`` configured from ``settings.ocr``, each built once; nothing is checked yet.
+
+    A name given twice, or an engine another one is built from, is one instance: the page reader's text engine
+    ``tesseract+rapidocr`` and formula engine ``rapidocr`` share one RapidOCR engine.
+
+    Raises:
+        ValueError: a name is not a known engine.
+    """
+    built: dict[str, OcrEngine] = {}
+
+    def get(name: str) -> OcrEngine:
+        if name not in built:
+            if name not in ENGINES:
+                *others, last = ENGINES
+                raise ValueError(f"unknown OCR engine {name!r}: use {', '.join(others)} or {last}")
+            built[name] = ENGINES[name](settings, get)
+        return built[name]
+
+    return [get(name) for name in names]
+
+
+def engine(name: str, settings: Settings) -> OcrEngine:
+    """The OCR engine ``name`` (a key of ``ENGINES``) configured from ``settings.ocr``; nothing is checked yet.
+
+    Raises:
+        ValueError: ``name`` is not a known engine.
+    """
+    return engines([name], settings)[0]
