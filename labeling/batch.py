@@ -28,7 +28,7 @@ from labeling.index import CurriculumIndex, expand_curricula
 from labeling.ingest import ParsedFile, RejectedRecord
 from labeling.llm import Judge
 from labeling.pipeline import build_label_doc
-from labeling.report import render_html, summarize
+from labeling.report import LISTED_PER_CHUNK, render_html, summarize
 from labeling.review import review
 from labeling.schemas import Problem, label_doc_id, metadata_defaults
 from labeling.validation import ProblemSuite, read_file
@@ -49,6 +49,7 @@ UPSERT_CHUNK = 200
 MAX_ZIP_BYTES = 512 * 1024 * 1024  # uncompressed; a larger archive is quarantined, not unpacked
 META_SUFFIX = ".meta.json"  # beside a page file: its school/grade/course, e.g. workbook.pdf.meta.json
 ZIP_MEMBERS = ".d"  # an archive's members are labeled as files under "<archive>.d/"
+REVIEW_CANDIDATES = 3  # candidates the report shows for a problem that needs review
 
 
 @dataclass
@@ -108,6 +109,9 @@ class ChunkResult:
     ocr_seconds: float = 0.0
     quarantined: int = 0  # pages or image records nothing could be read from
     error_key: str | None = None
+    # For the report, at most LISTED_PER_CHUNK of each (XCom carries small data); the counts above cover the rest.
+    review: list[dict[str, Any]] = field(default_factory=list)  # problems that need review: why, and the candidates
+    disagreements: list[dict[str, Any]] = field(default_factory=list)  # provided labels that the chosen one is not
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -306,6 +310,16 @@ def claim_files(
             log.info("claimed %s", key)
         except StoreError as exc:
             log.warning("could not claim %s (another run may have it): %s", key, exc)
+    return claimed_files(objects, run_id, run_date)
+
+
+def claimed_files(objects: ObjectStore, run_id: str, run_date: str) -> list[str]:
+    """Unpack the zip archives in ``processing/<run_id>/`` and return the files there: what the run labels.
+
+    ``claim_files`` ends with it; ``mathlabel label`` writes its file straight into the run's folder and calls it,
+    so its paths under ``processed/`` and ``quarantine/`` are those of the same file dropped into ``incoming/``.
+    """
+    claimed = join("processing", run_id)
     for key in objects.list(claimed):
         if key.lower().endswith(".zip") and not key.startswith(join(claimed, "chunks")):
             _unpack(objects, key, claimed, run_date, run_id)
@@ -649,16 +663,33 @@ def _read_images(
 
 
 def _count(result: ChunkResult, problem: Problem, doc: dict[str, Any]) -> None:
+    """Count a stored label document into the chunk's result, and list it when it needs review or disagrees with
+    the record's own labels (up to ``LISTED_PER_CHUNK`` of each)."""
     chosen = doc.get("labels") or []
+    candidates = doc.get("candidates") or []
+    top_score = round(float(candidates[0]["score"]), 4) if candidates else 0.0
+    problem_ref = {"problem_id": problem.id, "doc_id": doc.get("_id") or label_doc_id(problem.id, result.model_version)}
     if problem.labels:
         result.with_provided_labels += 1
-        result.top1_agreements += int(bool(chosen) and chosen[0] in problem.labels)
-    result.needs_review += doc.get("decision", {}).get("status") == "needs_review"
-    candidates = doc.get("candidates") or []
-    result.top_scores.append(round(float(candidates[0]["score"]), 4) if candidates else 0.0)
+        agrees = bool(chosen) and chosen[0] in problem.labels
+        result.top1_agreements += int(agrees)
+        if not agrees and len(result.disagreements) < LISTED_PER_CHUNK:
+            chosen_code = chosen[0] if chosen else None
+            result.disagreements.append({**problem_ref, "provided": list(problem.labels), "chosen": chosen_code,
+                                         "score": top_score})  # fmt: skip
+    decision = doc.get("decision") or {}
+    if decision.get("status") == "needs_review":
+        result.needs_review += 1
+        if len(result.review) < LISTED_PER_CHUNK:
+            top = [{"code": c["code"], "score": round(float(c["score"]), 4)} for c in candidates[:REVIEW_CANDIDATES]]
+            result.review.append({**problem_ref, "reasons": list(decision.get("reasons") or []), "candidates": top})
+    result.top_scores.append(top_score)
 
 
 # ----------------------------------------------------------------------------------------------------- finish
+
+
+LISTS = {"files", "review", "disagreements", "quarantine"}  # the report's lists, left out of finish_run's return
 
 
 def report_key(run_id: str, suffix: str = "json") -> str:
@@ -677,7 +708,9 @@ def finish_run(
     """Move each input whose chunks are all stored to ``processed/``, then write the report (JSON and HTML).
 
     A file with a missing chunk result (its task failed) stays in ``processing/<run_id>/`` for the retry and is
-    listed as unfinished: kept, never lost.
+    listed as unfinished: kept, never lost. The report lists the problems that need review and the disagreements
+    the chunk results carry, and what was quarantined (read from the ``.error.json`` files they name); the summary
+    returned (an XCom under Airflow) leaves those lists out.
     """
     run_date = run_date or datetime.now(UTC).strftime("%Y-%m-%d")
     done = {r["chunk"] for r in results}
@@ -712,13 +745,41 @@ def finish_run(
             else:
                 entry["status"] = "unfinished"
         files.append(entry)
-    summary = summarize(safe_run_id(run_id), files, results, stage_seconds or {})
+    quarantine = _quarantined(objects, files, results)
+    summary = summarize(safe_run_id(run_id), files, results, stage_seconds or {}, quarantine=quarantine)
     summary["report"] = report_key(run_id)
     summary["report_html"] = report_key(run_id, "html")
     objects.write_bytes(summary["report"], json.dumps(summary, ensure_ascii=False, indent=2, default=str).encode())
     objects.write_bytes(summary["report_html"], render_html(summary).encode())
-    log.info("run %s: %s", run_id, {k: v for k, v in summary.items() if k not in {"files", "histogram"}})
-    return {k: v for k, v in summary.items() if k != "files"}
+    small = {k: v for k, v in summary.items() if k not in LISTS}  # the lists stay in the report: XCom stays small
+    log.info("run %s: %s", run_id, {k: v for k, v in small.items() if k != "histogram"})
+    return small
+
+
+def _quarantined(objects: ObjectStore, files: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[dict]:
+    """What the run quarantined, why and where, read from the ``.error.json`` its files and chunks name (at most
+    ``LISTED_PER_CHUNK`` records of each; ``records_total`` counts them all)."""
+    found = [(f["name"], f["error_key"], f.get("destination") if f["status"] == "quarantined" else None, f.get("error"))
+             for f in files if f.get("error_key")]  # fmt: skip
+    found += [(r["file"], r["error_key"], None, None) for r in results if r.get("error_key")]
+    out = []
+    for name, error_key, moved_to, error in found:
+        try:
+            written = json.loads(objects.read_bytes(error_key))
+        except (StoreError, ValueError) as exc:
+            written = {"reason": error or f"cannot read {error_key}: {exc}"}
+        records = written.get("records") or []
+        rejected = f"{error_key.removesuffix('.error.json')}.rejected{PurePosixPath(name).suffix}"
+        out.append({
+            "file": name,
+            "reason": written.get("reason") or error,
+            "file_key": moved_to,  # the whole input, when it was quarantined
+            "error_key": error_key,
+            "rejected_key": rejected if objects.exists(rejected) else None,  # the rejected records, as written
+            "records": [{k: r.get(k) for k in ("record", "id", "reason")} for r in records[:LISTED_PER_CHUNK]],
+            "records_total": len(records),
+        })  # fmt: skip
+    return out
 
 
 def run_batch(

@@ -1,4 +1,6 @@
-"""The run report: totals, agreement with provided labels, confidence histogram, review load, time per stage.
+"""The run report: totals, agreement with provided labels, confidence histogram, review load, time per stage, and
+the lists a person acts on: the problems that need review, those whose chosen label disagrees with the record's own
+labels, and what was quarantined, why and where.
 
 Written as JSON (for machines) and as one self-contained HTML page with an inline SVG chart (for people; no
 scripts, fonts or styles are fetched).
@@ -7,9 +9,13 @@ scripts, fonts or styles are fetched).
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
 BINS = 10
+# Problems each labeling task lists in each of the report's lists (and quarantined records per file): XCom carries
+# small data, and a chunk may hold thousands. The counts cover the rest; the label store holds every document.
+LISTED_PER_CHUNK = 50
 
 
 def histogram(scores: list[float], bins: int = BINS) -> list[dict[str, Any]]:
@@ -20,10 +26,20 @@ def histogram(scores: list[float], bins: int = BINS) -> list[dict[str, Any]]:
     return [{"from": round(i / bins, 2), "to": round((i + 1) / bins, 2), "count": c} for i, c in enumerate(counts)]
 
 
+def _listed(results: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """The items each chunk result lists under ``key``, with the file they come from."""
+    return [{**item, "file": r.get("file", "")} for r in results for item in r.get(key) or []]
+
+
 def summarize(
-    run_id: str, files: list[dict[str, Any]], results: list[dict[str, Any]], stage_seconds: dict[str, float]
+    run_id: str,
+    files: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    stage_seconds: dict[str, float],
+    *,
+    quarantine: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Totals over the files and chunk results of one run."""
+    """Totals over the files and chunk results of one run, and its lists (``quarantine``: from ``finish_run``)."""
     labeled = sum(r["labeled"] for r in results)
     skipped = sum(r["skipped"] for r in results)
     provided = sum(r["with_provided_labels"] for r in results)
@@ -54,6 +70,11 @@ def summarize(
         "with_provided_labels": provided,
         "top1_agreements": hits,
         "top1_agreement": round(hits / provided, 4) if provided else None,
+        "disagreements_total": provided - hits,
+        "listed_per_chunk": LISTED_PER_CHUNK,
+        "review": _listed(results, "review"),
+        "disagreements": _listed(results, "disagreements"),
+        "quarantine": quarantine or [],
         "histogram": histogram(scores),
         "stage_seconds": {
             "prepare": round(sum(f.get("seconds", 0.0) for f in files), 3),
@@ -63,24 +84,151 @@ def summarize(
     }
 
 
-def _bar_chart(bins: list[dict[str, Any]], width: int = 520, height: int = 180) -> str:
-    peak = max((b["count"] for b in bins), default=0) or 1
-    bar = width / len(bins)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 30}" role="img" '
-             'aria-label="confidence histogram">']  # fmt: skip
+def _step(peak: int) -> int:
+    """A round tick step (1, 2 or 5 times a power of ten) giving at most 5 ticks up to ``peak``."""
+    step = 10 ** max(0, math.floor(math.log10(peak / 5))) if peak > 5 else 1
+    for factor in (1, 2, 5, 10):
+        if peak / (step * factor) <= 5:
+            return step * factor
+    return step * 10
+
+
+def _bar_chart(bins: list[dict[str, Any]], width: int = 560, height: int = 240) -> str:
+    """Bars with a counted y axis and a labelled x axis; every label lies inside the canvas."""
+    left, right, top, bottom = 48, 12, 20, 44  # room for the tick labels, the counts above the bars, the axis titles
+    plot_w, plot_h = width - left - right, height - top - bottom
+    peak = max((b["count"] for b in bins), default=0)
+    step = _step(max(peak, 1))
+    y_max = max(step, math.ceil(peak / step) * step)  # the axis reaches at least the tallest bar
+    base = top + plot_h
+    bar = plot_w / len(bins)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="histogram of the chosen label\'s score" '
+             'font-family="sans-serif">']  # fmt: skip
+    for tick in range(0, y_max + 1, step):
+        y = base - plot_h * tick / y_max
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e3e3"/>'
+            f'<text x="{left - 6}" y="{y + 3.5:.1f}" font-size="10" text-anchor="end">{tick}</text>'
+        )
     for i, b in enumerate(bins):
-        h = round(height * b["count"] / peak)
-        x = round(i * bar + 2)
-        parts.append(f'<rect x="{x}" y="{height - h}" width="{round(bar - 4)}" height="{h}" fill="#4a7bd0">'
+        h = plot_h * b["count"] / y_max
+        x = left + i * bar
+        parts.append(f'<rect x="{x + 2:.1f}" y="{base - h:.1f}" width="{bar - 4:.1f}" height="{h:.1f}" fill="#4a7bd0">'
                      f'<title>{b["from"]:.1f}–{b["to"]:.1f}: {b["count"]}</title></rect>')  # fmt: skip
-        parts.append(f'<text x="{x + bar / 2 - 2:.0f}" y="{height + 14}" font-size="10" text-anchor="middle">'
-                     f'{b["from"]:.1f}</text>')  # fmt: skip
         if b["count"]:
-            parts.append(f'<text x="{x + bar / 2 - 2:.0f}" y="{height - h - 3}" font-size="10" '
-                         f'text-anchor="middle">{b["count"]}</text>')  # fmt: skip
-    parts.append(f'<text x="{width / 2:.0f}" y="{height + 28}" font-size="11" text-anchor="middle">'
-                 "top-candidate score</text></svg>")  # fmt: skip
+            parts.append(f'<text x="{x + bar / 2:.1f}" y="{base - h - 4:.1f}" font-size="10" text-anchor="middle">'
+                         f'{b["count"]}</text>')  # fmt: skip
+    for i in range(len(bins) + 1):
+        edge = bins[i]["from"] if i < len(bins) else bins[-1]["to"]
+        parts.append(f'<text x="{left + i * bar:.1f}" y="{base + 14}" font-size="10" text-anchor="middle">'
+                     f"{edge:.1f}</text>")  # fmt: skip
+    parts.append(
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{base}" stroke="#333"/>'
+        f'<line x1="{left}" y1="{base}" x2="{width - right}" y2="{base}" stroke="#333"/>'
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" font-size="11" text-anchor="middle">'
+        "score of the chosen label (top candidate)</text>"
+        f'<text x="12" y="{top + plot_h / 2:.1f}" font-size="11" text-anchor="middle" '
+        f'transform="rotate(-90 12 {top + plot_h / 2:.1f})">problems</text></svg>'
+    )
     return "".join(parts)
+
+
+def _link(key: str | None) -> str:
+    """An object-store key as a link relative to ``reports/`` (the report's own folder)."""
+    if not key:
+        return ""
+    e = html.escape
+    return f'<a href="../{e(key, quote=True)}"><code>{e(key)}</code></a>'
+
+
+def _more(shown: int, total: int, what: str, where: str) -> str:
+    """The line that says a list is cut short, and where the rest is."""
+    if total <= shown:
+        return ""
+    return f"<p>{shown} of {total} {what} listed; {html.escape(where)}</p>"
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    cells = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + f"</tr>{cells}</table>"
+
+
+def _review_section(summary: dict[str, Any]) -> str:
+    e = html.escape
+    listed, total = summary.get("review", []), summary["needs_review"]
+    if not total:
+        return "<h2>Needs review</h2><p>No problem needs review.</p>"
+    rows = [
+        [
+            f"<code>{e(item['problem_id'])}</code>",
+            f"<code>{e(item['doc_id'])}</code>",
+            e(item.get("file", "")),
+            "<ul>" + "".join(f"<li>{e(reason)}</li>" for reason in item.get("reasons", [])) + "</ul>",
+            "<br>".join(f"<code>{e(c['code'])}</code> {c['score']:.2f}" for c in item.get("candidates", [])),
+        ]
+        for item in listed
+    ]
+    where = (
+        f"each labeling task lists at most {summary.get('listed_per_chunk', LISTED_PER_CHUNK)}; the label store "
+        f"holds them all (decision needs_review), e.g. `mathlabel labels list --run {summary['run_id']} "
+        "--status needs_review --limit 0` for those labeled in this run"
+    )
+    return (
+        f"<h2>Needs review ({total})</h2>"
+        + _more(len(listed), total, "problems are", where)
+        + _table(["problem", "label document", "file", "reasons", "top candidates (score)"], rows)
+    )
+
+
+def _disagreement_section(summary: dict[str, Any]) -> str:
+    e = html.escape
+    listed, total = summary.get("disagreements", []), summary.get("disagreements_total", 0)
+    if not summary["with_provided_labels"]:
+        return "<h2>Disagreements with provided labels</h2><p>No record carried labels.</p>"
+    if not total:
+        return "<h2>Disagreements with provided labels</h2><p>Every chosen label is among the record's labels.</p>"
+    rows = [
+        [
+            f"<code>{e(item['problem_id'])}</code>",
+            f"<code>{e(item['doc_id'])}</code>",
+            e(item.get("file", "")),
+            ", ".join(f"<code>{e(code)}</code>" for code in item.get("provided", [])),
+            f"<code>{e(item.get('chosen') or '–')}</code>",
+            f"{item.get('score', 0.0):.2f}",
+        ]
+        for item in listed
+    ]
+    where = f"each labeling task lists at most {summary.get('listed_per_chunk', LISTED_PER_CHUNK)}"
+    return (
+        f"<h2>Disagreements with provided labels ({total})</h2>"
+        + _more(len(listed), total, "disagreements are", where)
+        + _table(["problem", "label document", "file", "provided", "chosen", "score"], rows)
+    )
+
+
+def _quarantine_section(summary: dict[str, Any]) -> str:
+    e = html.escape
+    entries = summary.get("quarantine", [])
+    if not entries:
+        return "<h2>Quarantined</h2><p>Nothing was quarantined.</p>"
+    rows = []
+    for item in entries:
+        where = [f"file: {_link(item['file_key'])}" if item.get("file_key") else "",
+                 f"records: {_link(item['rejected_key'])}" if item.get("rejected_key") else "",
+                 f"reasons: {_link(item.get('error_key'))}"]  # fmt: skip
+        records = "".join(
+            f"<li>record {e(str(r.get('record')))}"
+            + (f" (id <code>{e(str(r['id']))}</code>)" if r.get("id") is not None else "")  # unparsable: no id
+            + f": {e(str(r.get('reason')))}</li>"
+            for r in item.get("records", [])
+        )
+        more = item.get("records_total", 0) - len(item.get("records", []))
+        if more > 0:
+            records += f"<li>{more} more in {_link(item.get('error_key'))}</li>"
+        rows.append([e(item["file"]), e(item.get("reason") or ""), "<br>".join(w for w in where if w),
+                     f"<ul>{records}</ul>" if records else "–"])  # fmt: skip
+    return "<h2>Quarantined</h2>" + _table(["file", "reason", "where", "records"], rows)
 
 
 def render_html(summary: dict[str, Any]) -> str:
@@ -109,10 +257,14 @@ def render_html(summary: dict[str, Any]) -> str:
     return (
         '<!doctype html><html lang="en"><meta charset="utf-8">'
         f"<title>mathlabel run {e(summary['run_id'])}</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}</style>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}"
+        "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
+        "td ul{margin:0;padding-left:1.2em}</style>"
         f"<h1>Labeling run {e(summary['run_id'])}</h1><table>{table}</table>"
         f"<h2>Confidence of the chosen label</h2>{_bar_chart(summary['histogram'])}"
-        "<h2>Files</h2><table><tr><th>file</th><th>status</th><th>read</th><th>quarantined</th>"
+        + _review_section(summary)
+        + _disagreement_section(summary)
+        + _quarantine_section(summary)
+        + "<h2>Files</h2><table><tr><th>file</th><th>status</th><th>read</th><th>quarantined</th>"
         f"<th>moved to</th><th>error</th></tr>{files}</table></html>"
     )

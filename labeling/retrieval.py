@@ -6,7 +6,7 @@ are normalised by their best score for the query and averaged. English problems 
 numbers and words (``labeling.concepts``): their names join the query, and a third BM25 ranker matches them with
 the concepts of each standard. A standard's lettered parts (``7.NS.A.1.b``) rank below the standard itself, which
 takes the best score of its parts. The problem's school/grade/course metadata then re-weights standards of other
-grade bands down. The index is built once per task, never per problem.
+grade bands down. The index is built once per task, on its first query, never per problem.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -157,17 +158,28 @@ class LexicalRetriever:
         self.part_weight = part_weight
         self.tokenizers = tokenizers
         self._fit_cache: dict[tuple, np.ndarray] = {}
-        examples = examples or {}
-        documents = [standard_document(s, examples.get(s["code"], ())) for s in standards]
-        self.rankers = [BM25([tokenize(d) for d in documents]) for tokenize in tokenizers]
+        self.examples = examples or {}
+
+    @cached_property
+    def rankers(self) -> list[BM25]:
+        """One BM25 per tokenizer, built on first use: tokenizing the documents takes seconds, and a run whose
+        problems are all labeled already ranks nothing."""
+        documents = [standard_document(s, self.examples.get(s["code"], ())) for s in self.standards]
+        return [BM25([tokenize(d) for d in documents]) for tokenize in self.tokenizers]
+
+    @cached_property
+    def concept_ranker(self) -> BM25:
         # A standard's concepts: those its text names, and those of its verified examples (their numbers count).
         concepts = [
-            set(standard_concepts(standard_document(s))).union(*map(problem_concepts, examples.get(s["code"], ())))
-            for s in standards
+            set(standard_concepts(standard_document(s))).union(*map(problem_concepts, self.examples.get(s["code"], ())))
+            for s in self.standards
         ]
         # Concepts are few per document, so length matters less than for words (b=0.3, chosen on MathCAMPS train).
-        self.concept_ranker = BM25([sorted(c) for c in concepts], b=0.3)
-        self.parts = _parts(standards)
+        return BM25([sorted(c) for c in concepts], b=0.3)
+
+    @cached_property
+    def parts(self) -> np.ndarray:
+        return _parts(self.standards)
 
     @property
     def version(self) -> str:

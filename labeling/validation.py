@@ -7,6 +7,7 @@ curricula. A record failing any expectation is quarantined with the expectation'
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -17,27 +18,41 @@ MAX_ID_CHARS = 200
 MAX_UNIT_CHARS = 200
 
 
+@functools.cache
+def ge_context():
+    """One ephemeral Great Expectations context per process: building one costs seconds, and every suite of the
+    process (each file of a run, each mapped task run in the same process) validates through it."""
+    import os
+
+    # Offline: no usage analytics leave the machine; no progress bars in task logs.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return context
+
+
+@functools.cache
+def _batch_definition():
+    """The context's whole-dataframe batch definition, which every validation of the process reuses."""
+    asset = ge_context().data_sources.add_pandas("problems").add_dataframe_asset("records")
+    return asset.add_batch_definition_whole_dataframe("file")
+
+
 @dataclass
 class ProblemSuite:
-    """The suite, built once per task (Great Expectations is imported here, never at DAG parse)."""
+    """The suite of one run's curricula (Great Expectations is imported on first use, never at DAG parse)."""
 
     max_text_chars: int
     known_codes: set[str]
     known_courses: set[str]
 
-    @cached_property
-    def _batch_definition(self):
-        import os
-
-        # Offline: no usage analytics leave the machine; no progress bars in task logs.
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-        asset = context.data_sources.add_pandas("problems").add_dataframe_asset("records")
-        return asset.add_batch_definition_whole_dataframe("file")
+    @property
+    def context(self):
+        """The process's Great Expectations context, shared by every suite."""
+        return ge_context()
 
     @cached_property
     def suite(self):
@@ -87,9 +102,8 @@ class ProblemSuite:
         if not records:
             return {}
         frame = self.frame(records)
-        result = self._batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
-            self.suite, result_format="COMPLETE"
-        )
+        batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(self.suite, result_format="COMPLETE")
         out: dict[int, list[str]] = {}
         for item in result.results:
             if item.success:

@@ -9,11 +9,12 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mathlabel.config import PROJECT_ROOT, get_settings
+if TYPE_CHECKING:
+    from mathlabel.config import Settings
 
 app = typer.Typer(help="Label math problems with curriculum achievement standards.", no_args_is_help=True)
 services_app = typer.Typer(help="Start, stop and check the embedded stack under var/.", no_args_is_help=True)
@@ -23,7 +24,17 @@ app.add_typer(services_app, name="services")
 app.add_typer(graph_app, name="graph")
 app.add_typer(labels_app, name="labels")
 
-SAMPLE = PROJECT_ROOT / "labeling" / "samples" / "kr2022_sample.jsonl"
+# Not from mathlabel.config: it loads pydantic, and `mathlabel --help` should not wait for that (nor anything heavy).
+SAMPLE = Path(__file__).resolve().parent.parent / "labeling" / "samples" / "kr2022_sample.jsonl"
+
+
+def get_settings() -> Settings:
+    """``mathlabel.config.get_settings``, imported when a command runs."""
+    from mathlabel.config import get_settings as settings
+
+    return settings()
+
+
 Names = Annotated[list[str] | None, typer.Argument(help="Services (default: all)")]
 
 
@@ -107,6 +118,34 @@ def graph_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     typer.echo(json.dumps(stats(graph_store(get_settings())), ensure_ascii=False, indent=None if as_json else 2))
 
 
+def _run_summary(summary: dict, objects, elapsed: float) -> list[str]:
+    """A run's report summary in words, with where the report is (a path and a URI to open)."""
+    agreement = summary["top1_agreement"]
+    agreement_text = (
+        f"{agreement:.1%} ({summary['top1_agreements']}/{summary['with_provided_labels']} problems)"
+        if agreement is not None
+        else "n/a (no record carried labels)"
+    )
+    report = summary["report_html"]
+    root = getattr(objects, "root", None)  # a local object store: the report is a file to open
+    return [
+        f"  files                   {summary['files_total']} ({summary['files_processed']} processed, "
+        f"{summary['files_quarantined']} quarantined, {len(summary['unfinished'])} unfinished)",
+        f"  problems read           {summary['read']}",
+        f"  labeled now             {summary['labeled']}",
+        f"  already labeled, skipped {summary['skipped']}",
+        f"  quarantined records     {summary['quarantined']}",
+        f"  needs review            {summary['needs_review']}",
+        f"  top-1 agreement with the file's labels: {agreement_text}",
+        f"  model                   {', '.join(summary['model_versions']) or '-'}",
+        f"  elapsed                 {elapsed:.1f} s",
+        "the run report lists the problems that need review, the disagreements and the quarantine, with reasons:",
+        f"  {Path(root) / report if root is not None else report} (and .json)",
+        f"  {objects.uri(report)}",
+        "a problem's label document: `mathlabel labels get <problem id>`",
+    ]
+
+
 @app.command("label")
 def label_file(
     path: Annotated[
@@ -117,14 +156,17 @@ def label_file(
     school: Annotated[str | None, typer.Option(help="School of problems that give none (pages): 초/중/고")] = None,
     grade: Annotated[int | None, typer.Option(help="Grade of problems that give none")] = None,
     course: Annotated[str | None, typer.Option(help="Course of problems that give none, e.g. 수학Ⅰ")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run's summary as JSON")] = False,
 ) -> None:
     """Label one file in-process (no Airflow), through the same drop-folder steps the DAG runs (a page file's
-    FILE.meta.json beside it comes along)."""
-    from labeling.batch import CurriculumIndex, batch_config, check_course, claim_files, run_batch
+    FILE.meta.json beside it comes along), and say where the run report is."""
+    from labeling.batch import CurriculumIndex, batch_config, check_course, claimed_files, run_batch
     from labeling.schemas import metadata_defaults
     from mathlabel.clients import build_stores, llm_judge, page_reader
+    from stores.objects import join
     from training.registry import labeler_from_settings
 
+    started = time.monotonic()
     try:
         defaults = metadata_defaults(school, grade, course)
     except ValueError as exc:
@@ -139,16 +181,22 @@ def label_file(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     labeler, cfg.model_version = labeler_from_settings(index, settings)
-    stores.objects.write_bytes(f"incoming/{run_id}/{path.name}", path.read_bytes())
+    # Straight into the run's own folder, as claiming a dropped file would move it: its paths under processed/ and
+    # quarantine/ are those of the same file dropped into incoming/, and no folder is left behind in incoming/.
+    stores.objects.write_bytes(join(cfg.processing, path.name), path.read_bytes())
     sidecar = path.with_name(path.name + ".meta.json")  # a page file's school/grade/course, as in the drop folder
     if sidecar.is_file():
-        stores.objects.write_bytes(f"incoming/{run_id}/{sidecar.name}", sidecar.read_bytes())
-    keys = claim_files(stores.objects, cfg.run_id, run_id, run_date=cfg.run_date)
+        stores.objects.write_bytes(join(cfg.processing, sidecar.name), sidecar.read_bytes())
+    keys = claimed_files(stores.objects, cfg.run_id, cfg.run_date)
     summary = run_batch(
         keys, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler,
         judge=llm_judge(settings, index), reader=lambda: page_reader(settings),
     )  # fmt: skip
-    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    lines = _run_summary(summary, stores.objects, time.monotonic() - started)
+    typer.echo("\n".join([f"labeled {path.name} (run {cfg.run_id}):", *lines]))
 
 
 def _read_labeled(path: Path, index, max_text_chars: int, reader=None):

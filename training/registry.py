@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,11 @@ from training.text_labeler import TextLabelerModel
 MODEL_NAME = "text-labeler"
 EXPERIMENT = "text-labeler"
 
-try:
+
+@functools.cache
+def _pyfunc_class() -> type:
+    """The MLflow wrapper of the text labeler, defined on first use: importing mlflow costs seconds, and a run that
+    finds no champion never needs it."""
     import mlflow.pyfunc
 
     class TextLabelerPyfunc(mlflow.pyfunc.PythonModel):
@@ -28,8 +33,15 @@ try:
             proba = self.model.predict_proba(texts)
             return [[self.model.classes[i] for i in row.argsort()[::-1][:5]] for row in proba]
 
-except ImportError:  # pragma: no cover - mlflow is a pinned dependency
-    TextLabelerPyfunc = None  # type: ignore[assignment,misc]
+    # Registered models pickle the class by reference, as training.registry.TextLabelerPyfunc.
+    TextLabelerPyfunc.__qualname__ = "TextLabelerPyfunc"
+    return TextLabelerPyfunc
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TextLabelerPyfunc":  # loading a registered model looks the class up here
+        return _pyfunc_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def log_text_labeler(
@@ -57,7 +69,7 @@ def log_text_labeler(
         mlflow.set_tags({"curricula": ",".join(curricula), "fingerprint": model.meta["fingerprint"], **(tags or {})})
         mlflow.pyfunc.log_model(
             name="model",
-            python_model=TextLabelerPyfunc(),
+            python_model=_pyfunc_class()(),
             artifacts={"model": str(path)},
             pip_requirements=["mlflow", "scikit-learn", "kiwipiepy", "kiwipiepy-model", "numpy", "scipy"],
         )
@@ -96,10 +108,41 @@ def champion(
     tracking_uri: str, curricula: list[str], alias: str = "champion"
 ) -> tuple[TextLabelerModel, ModelRef] | None:
     """The ``alias`` text labeler when one exists and was trained for exactly these curricula."""
+    if _absent_over_rest(tracking_uri, alias, curricula):
+        return None
     ref = registry(tracking_uri).by_alias(MODEL_NAME, alias)
     if ref is None or ref.tags.get("curricula") != ",".join(curricula):
         return None
     return load_text_labeler(ref, tracking_uri), ref
+
+
+def _absent_over_rest(tracking_uri: str, alias: str, curricula: list[str]) -> bool:
+    """Whether an MLflow server says, through its REST API, that no ``alias`` version exists for ``curricula``.
+
+    Asked without importing mlflow, which costs seconds in every run that finds no champion (the cold start). False
+    when there may be one, or the server gives no clear answer (the caller then asks through the mlflow client).
+    """
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    if not tracking_uri.startswith(("http://", "https://")):
+        return False
+    query = urllib.parse.urlencode({"name": MODEL_NAME, "alias": alias})
+    try:
+        url = f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/registered-models/alias?{query}"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            tags = {t["key"]: t["value"] for t in json.load(answer)["model_version"].get("tags", [])}
+    except urllib.error.HTTPError as exc:
+        try:
+            code = json.load(exc).get("error_code")
+        except (ValueError, AttributeError):
+            return False
+        return exc.code in {400, 404} and code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return tags.get("curricula") != ",".join(curricula)
 
 
 def describe(ref: ModelRef | None) -> dict[str, Any]:

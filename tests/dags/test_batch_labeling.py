@@ -87,8 +87,16 @@ def test_a_run_labels_good_records_and_quarantines_bad_ones(dag, seeded_graph, c
     assert report["with_provided_labels"] == 2
     assert sum(b["count"] for b in report["histogram"]) == 4
     assert 0 <= report["needs_review_rate"] <= 1 and report["stage_seconds"]["label"] > 0
+    # ... and lists, through the tasks' XComs, what a person acts on.
+    review = {d for d, doc in docs.items() if doc["decision"]["status"] == "needs_review"}
+    assert {item["problem_id"] for item in report["review"]} == review
+    quarantined = {item["file"]: item for item in report["quarantine"]}
+    assert quarantined["notes.txt"]["file_key"] == f"{quarantine}/notes.txt"
+    assert [r["id"] for r in quarantined["mixed.jsonl"]["records"]] == [None, "m-3"]
+    assert quarantined["mixed.jsonl"]["rejected_key"] == f"{quarantine}/mixed.jsonl.rejected.jsonl"
     page = objects.read_bytes(html_key).decode()
     assert "<svg" in page and "notes.txt" in page and "unsupported file type" in page
+    assert "neither text nor image" in page
 
 
 def test_a_second_run_of_the_same_file_labels_nothing_twice(dag, seeded_graph, clean_objects, clean_labels):

@@ -205,3 +205,33 @@ def test_inputs_of_a_run_that_died_are_taken_over_by_a_later_run(clean_objects, 
     assert claim_files(objects, "new-run", orphan_after_seconds=6 * 3600) == ["processing/new-run/set.jsonl"]
     assert objects.list("processing/dead-run") == []
     assert objects.list("processing/live-run") == ["processing/live-run/other.jsonl"]  # still in use: left alone
+
+
+def test_the_run_report_lists_reviews_disagreements_and_quarantined_records(clean_objects, clean_labels, index):
+    objects = clean_objects
+    records = [
+        {"id": "r-1", "text": "180을 소인수분해하여 거듭제곱을 사용한 곱으로 나타내시오.", "labels": ["6수03-14"]},
+        {"id": "r-2", "text": "오늘 날씨가 맑다."},  # matches no standard: a low score, so review
+        {"id": "r-3", "text": "12의 약수를 모두 구하시오.", "labels": ["9수99-99"]},  # no such standard
+    ]
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    objects.write_bytes("incoming/set.jsonl", lines.encode())
+    cfg = batch_config("run-report")
+
+    summary = run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=clean_labels, index=index, cfg=cfg)
+
+    assert "review" not in summary and "quarantine" not in summary  # the lists stay in the report, out of XCom
+    report = json.loads(objects.read_bytes(summary["report"]))
+    review = {item["problem_id"]: item for item in report["review"]}
+    assert "top score 0.20 is below the auto-accept threshold 0.60" in review["r-2"]["reasons"]
+    assert review["r-2"]["doc_id"] == f"r-2@{cfg.model_version}" and len(review["r-2"]["candidates"]) == 3
+    (disagreement,) = report["disagreements"]
+    assert (disagreement["problem_id"], disagreement["chosen"]) == ("r-1", "9수01-01")
+    assert disagreement["provided"] == ["6수03-14"] and disagreement["score"] > 0.6
+    (quarantined,) = report["quarantine"]
+    reason = "labels not in the target curriculum: 9수99-99"
+    assert quarantined["records"] == [{"record": 3, "id": "r-3", "reason": reason}]
+    assert objects.exists(quarantined["error_key"]) and objects.exists(quarantined["rejected_key"])
+    assert b"r-3" in objects.read_bytes(quarantined["rejected_key"])
+    page = objects.read_bytes(summary["report_html"]).decode()
+    assert all(text in page for text in ("r-2@", "r-1@", "9수99-99", quarantined["rejected_key"]))

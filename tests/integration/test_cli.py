@@ -217,3 +217,35 @@ def test_a_label_the_records_labels_contradict_goes_to_review(seeded_graph, clea
     (row,) = json.loads(listed.stdout)
     assert row["problem_id"] == "given-1" and row["status"] == "needs_review" and row["code"] != "9수01-02"
     assert f"the record's labels say 9수01-02; the model chose {row['code']}" in row["reasons"]
+
+
+def test_label_files_its_input_as_the_drop_folder_does_and_says_where_the_report_is(
+    seeded_graph, clean_objects, clean_labels, settings, tmp_path
+):
+    import re
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    records = [
+        {"id": "q-1", "text": "삼각형의 세 내각의 크기의 합을 구하시오."},
+        {"id": "q-2", "text": "x", "school": "대학교"},
+    ]
+    problems = tmp_path / "mixed.jsonl"
+    problems.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+
+    done = runner.invoke(app, ["label", str(problems)])
+
+    assert done.exit_code == 0, done.output
+    day = r"\d{4}-\d{2}-\d{2}"
+    quarantined = clean_objects.list("quarantine")  # as for a dropped file: no folder of the run in the path
+    expected = rf"quarantine/{day}/mixed\.jsonl\.(error\.json|rejected\.jsonl)"
+    assert len(quarantined) == 2 and all(re.fullmatch(expected, key) for key in quarantined), quarantined
+    (processed,) = clean_objects.list("processed")
+    assert re.fullmatch(rf"processed/{day}/mixed\.jsonl", processed)
+    assert list((settings.var_path / "objects" / "incoming").iterdir()) == []  # no folder of the run left behind
+    html_path = next(line.split()[0] for line in done.stdout.splitlines() if line.strip().endswith(".html (and .json)"))
+    uri = next(line.strip() for line in done.stdout.splitlines() if line.strip().startswith("file://"))
+    assert Path(html_path).is_file() and Path(urlparse(uri).path) == Path(html_path)
+    assert "needs review" in done.stdout and "unknown school" in Path(html_path).read_text(encoding="utf-8")
+    raw = runner.invoke(app, ["label", str(problems), "--json"])
+    assert raw.exit_code == 0 and json.loads(raw.stdout)["skipped"] == 1

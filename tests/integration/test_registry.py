@@ -1,6 +1,8 @@
 """The text labeler through the real MLflow server of the embedded stack: train, register, alias, load, label."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -64,3 +66,14 @@ def test_an_unreachable_registry_fails_fast_with_what_to_do(seeded_graph):
     index = CurriculumIndex(seeded_graph, "kr-2022")
     with pytest.raises(LabelingError, match="unreachable"):
         labeler_for(index, alias="champion", tracking_uri=f"http://127.0.0.1:{free_port()}", fallback_version="x")
+
+
+def test_a_run_without_a_champion_for_its_curricula_never_loads_mlflow(stack, settings):
+    code = (
+        "import sys, types; from training.registry import labeler_for\n"
+        "index = types.SimpleNamespace(curricula=['no-such-curriculum'], cold_start='the cold start')\n"
+        f"print(labeler_for(index, alias='champion', tracking_uri={settings.mlflow_tracking_uri!r}, "
+        "fallback_version='v0')[1], 'mlflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    assert out.stdout.split() == ["v0", "False"]  # importing mlflow costs seconds in every cold-start run
