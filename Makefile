@@ -30,7 +30,8 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(UV) || $(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.8
 	@echo "installing requirements.txt into $(VENV) (downloads are cached by uv; unchanged pins are not re-installed)"
-	@time $(UV) pip install -q --python $(BIN)/python -r requirements.txt
+	@# Bytecode compiled once here: with PYTHONDONTWRITEBYTECODE set, every command would otherwise compile what it imports.
+	@time $(UV) pip install -q --python $(BIN)/python --compile-bytecode -r requirements.txt
 	@$(UV) pip install -q --python $(BIN)/python --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 

@@ -29,7 +29,9 @@ multi-page PDFs, and zip archives of them) with curriculum achievement standards
    applies the reviewing rules (`auto_accepted` / `needs_review` with reasons); upserts the documents. Problems
    already labeled by the same model version with the same content are skipped unless `force` is set.
 4. **report** moves each input whose chunks are all stored to `processed/<date>/` and writes `reports/<run_id>.json`
-   and `.html` (counts, agreement with any provided labels, confidence histogram, review rate, time per stage).
+   and `.html` (counts, agreement with any provided labels, confidence histogram, review rate, time per stage), with
+   the lists to act on: the problems that need review (reasons, top candidates), those whose chosen label the
+   record's own `labels` contradict (they also go to review), and what was quarantined, with reasons and paths.
 
 Every step is safe to retry: a failed chunk leaves its file in `processing/<run_id>/`, and the retry picks it up.
 When a task still fails after its retries, **watcher** marks the run failed. The report is written all the same.

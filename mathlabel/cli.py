@@ -520,29 +520,15 @@ def run(
     run_id = next(iter(new_runs))
     summary = json.loads(objects.read_bytes(report_key(run_id)))
     elapsed = time.monotonic() - started
-    agreement = summary["top1_agreement"]
-    agreement_text = (
-        f"{agreement:.1%} ({summary['top1_agreements']}/{summary['with_provided_labels']} problems)"
-        if agreement is not None
-        else "n/a (no record carried labels)"
-    )
-    whose = "the sample's" if drop else "the files'"
     objects_root = settings.var_path / "objects"
     typer.echo(
         "\n".join(
             [
                 "",
                 f"batch_labeling run {run_id}: success",
-                f"  problems read           {summary['read']}",
-                f"  labeled now             {summary['labeled']}",
-                f"  already labeled, skipped {summary['skipped']}",
-                f"  quarantined             {summary['quarantined']}",
-                f"  needs review            {summary['needs_review']}",
-                f"  top-1 agreement with {whose} labels: {agreement_text}",
-                f"  elapsed                 {elapsed:.1f} s",
-                "where the results are:",
-                f"  label documents  {settings.var_path / 'labelstore'} (`mathlabel labels get <problem id>`)",
-                f"  run report       {objects_root / summary['report_html']} (and .json)",
+                *_run_summary(summary, objects, elapsed),
+                "where the other results are:",
+                f"  label documents  {settings.var_path / 'labelstore'} (`mathlabel labels list --run {run_id}`)",
                 f"  processed inputs {objects_root / 'processed'}",
                 f"  quarantine       {objects_root / 'quarantine'}",
                 f"  Airflow log      {log_path}",
