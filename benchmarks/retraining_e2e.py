@@ -30,14 +30,14 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from labeling.batch import report_key, safe_run_id
-    from mathlabel.clients import object_store
+    from mathlabel.clients import model_registry, object_store
     from mathlabel.config import get_settings
     from mathlabel.services import airflow_env, dag_runs
-    from training.registry import MODEL_NAME, registry
+    from training.registry import MODEL_NAME
 
     settings = get_settings()
     objects = object_store(settings)
-    models = registry(settings.mlflow_tracking_uri)
+    models = model_registry(settings)
     if models.by_alias(MODEL_NAME, "champion"):
         if not args.reset_champion:
             sys.exit("a text-labeler champion exists: pass --reset-champion to measure from a cold start")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 import pendulum
@@ -27,16 +28,16 @@ Every night at 02:00 Asia/Seoul (and from the UI with Params):
    `reports/retraining/<run>.validation.json` say why and what to add (e.g. how many more verified problems: a first
    model needs about `training.min_holdout / training.holdout_share` of them, 200 by default). When it passes, a
    candidate hold-out is frozen as `v<N>`.
-4. **train** runs `python -m training.nightly train` as a subprocess (`compute=local`) or on the GPU instance through
-   SSM Run Command (`compute=ec2`: start → run → collect → stop, the stop even on failure). The model is logged to
-   MLflow and kept under `models/text-labeler/<snapshot>/`.
+4. **train** runs `mathlabel training text` as a subprocess (`compute=local`) or on the GPU instance through SSM Run
+   Command (`compute=ec2`: start → run → collect → stop, the stop even on failure, with the AWS connection
+   `training.aws_conn_id`). The model is logged to MLflow and kept under `models/text-labeler/<snapshot>/`.
 5. **evaluate** scores the challenger and the current champion on the same frozen hold-out, overall and per
    curriculum; **register** makes the challenger a registered version with alias `challenger`.
 6. **promote** sets alias `champion` when the challenger beats the champion by the margin and no curriculum is worse
    (`promotion=auto`), or after a person approves in the Airflow UI (`promotion=approval`); the
    `text_labeler_champion` Asset then tells downstream runs. A worse or rejected challenger stays registered.
 
-With `layout` among `models`, **train_layout** trains the YOLO layout detector (`python -m training.layout`, as a
+With `layout` among `models`, **train_layout** trains the YOLO layout detector (`mathlabel training layout`, as a
 subprocess on this worker) on `training.layout_dataset` (generated first when missing), registers it as a
 `layout-detector` version (a retry of the task continues the epochs an earlier try finished, from
 `<var>/work/layout/<run>/`, and a try after registration reuses its result), and **promote_layout** makes it the
@@ -55,14 +56,26 @@ def _settings():
     return get_settings()
 
 
-def _report(objects, run_id: str, name: str, body: dict) -> str:
-    import json
+def _stores():
+    from operators.clients import build_stores
 
-    from labeling.batch import safe_run_id
+    return build_stores()
 
-    key = f"reports/retraining/{safe_run_id(run_id)}.{name}.json"
-    objects.write_bytes(key, json.dumps(body, ensure_ascii=False, indent=2, default=str).encode())
-    return key
+
+@contextlib.contextmanager
+def _outcome():
+    """Training's outcomes as Airflow's: nothing to do skips the task (and what needs it); invalid training data
+    fails it without retries, as no retry makes the data valid."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from training.errors import InvalidTrainingData, NothingToDo
+
+    try:
+        yield
+    except NothingToDo as exc:
+        raise AirflowSkipException(str(exc)) from exc
+    except InvalidTrainingData as exc:
+        raise AirflowFailException(str(exc)) from exc
 
 
 @dag(
@@ -100,109 +113,29 @@ def nightly_retraining():
     @task
     def options() -> dict:
         """The run's effective options: its Params over the configured defaults (one place, shown in the log)."""
-        context = get_current_context()
-        params, training = context["params"], _settings().training
-        chosen = {
-            "curriculum": params["curriculum"] or training.curriculum,
-            "models": list(params["models"]),
-            "promotion": params["promotion"] or training.promotion,
-            "margin": training.promotion_margin if params["margin"] is None else params["margin"],
-            "compute": params["compute"] or training.compute,
-            "instance_id": training.ec2_instance_id,
-            "instance_type": params["instance_type"] or training.ec2_instance_type,
-            "workdir": training.ec2_workdir,
-            "epochs": params["epochs"],
-            "new_holdout": params["new_holdout"],
-            "settle_seconds": params["settle_seconds"],
-        }
-        if "layout" in chosen["models"] and chosen["compute"] == "ec2":
-            print("layout detector: trains on this worker; compute=ec2 moves the text labeler's training only")
-        if chosen["compute"] == "ec2" and not chosen["instance_id"]:
-            raise ValueError("compute=ec2 needs MATHLABEL_TRAINING__EC2_INSTANCE_ID (the GPU instance to start)")
-        print(f"options: {chosen}")
-        return chosen
+        from training.nightly import run_options
+
+        return run_options(get_current_context()["params"], _settings())
 
     @task
     def import_verified(opts: dict) -> list[dict]:
-        from datetime import UTC, datetime
+        from training.nightly import import_verified_files
 
-        from labeling.index import CurriculumIndex
-        from operators.clients import build_stores
-        from training.verified import import_dropped
-
-        context, settings = get_current_context(), _settings()
-        stores = build_stores()
-        results = import_dropped(
-            stores.objects,
-            stores.labels,
-            CurriculumIndex(stores.graph, opts["curriculum"]),
-            run_id=context["run_id"],
-            run_date=datetime.now(UTC).strftime("%Y-%m-%d"),
-            settle_seconds=settings.labeling.settle_seconds
-            if opts["settle_seconds"] is None
-            else opts["settle_seconds"],
-            max_text_chars=settings.labeling.max_text_chars,
-        )
-        print(f"imported {len(results)} verified-label file(s): {results}")
-        return results
+        return import_verified_files(_stores(), _settings(), opts, get_current_context()["run_id"])
 
     @task
     def snapshot(opts: dict, imported: list[dict]) -> dict:
-        from labeling.index import CurriculumIndex
-        from operators.clients import build_stores
-        from training.snapshot import build_snapshot
+        from training.nightly import take_snapshot
 
-        context, settings = get_current_context(), _settings()
-        stores = build_stores()
-        curriculum = CurriculumIndex(stores.graph, opts["curriculum"]).curriculum
-        when = pendulum.instance(context.get("logical_date") or pendulum.now("UTC"))
-        snap = build_snapshot(
-            stores.objects,
-            stores.labels.reader(),
-            curriculum,
-            date=when.in_timezone("Asia/Seoul").strftime("%Y-%m-%d"),
-            holdout_share=settings.training.holdout_share,
-            new_holdout=opts["new_holdout"],
-        )
-        held = snap.manifest["holdout"]
-        state = "frozen" if held["frozen"] else "candidate, frozen once the snapshot validates"
-        print(f"snapshot {snap.prefix}: {snap.manifest['train']['problems']} training problems, "
-              f"hold-out v{held['version']} ({held['problems']} problems, {state})")  # fmt: skip
-        return snap.to_dict()
+        when = pendulum.instance(get_current_context().get("logical_date") or pendulum.now("UTC"))
+        return take_snapshot(_stores(), _settings(), opts, when.in_timezone("Asia/Seoul").strftime("%Y-%m-%d"))
 
     @task
     def validate(opts: dict, snap: dict) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
+        from training.nightly import check_snapshot
 
-        from labeling.index import CurriculumIndex
-        from operators.clients import build_stores
-        from training.snapshot import Snapshot
-        from training.snapshot_validation import validate_and_freeze, verified_needed
-
-        context, training = get_current_context(), _settings().training
-        if "text" not in opts["models"]:
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            raise AirflowSkipException(f"models={opts['models']}: the text labeler is not trained in this run")
-        if snap["manifest"]["train"]["problems"] == 0 and snap["manifest"]["holdout"]["problems"] == 0:
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            needed = verified_needed(training.min_holdout, training.holdout_share)
-            raise AirflowSkipException(f"no verified labels for {opts['curriculum']} yet: nothing to train tonight "
-                                       f"(a first model needs about {needed} verified problems)")  # fmt: skip
-        stores = build_stores()
-        report = validate_and_freeze(
-            stores.objects,
-            Snapshot.from_dict(snap),
-            CurriculumIndex(stores.graph, opts["curriculum"]).codes,
-            min_examples_per_label=training.min_examples_per_label,
-            min_holdout=training.min_holdout,
-        )
-        key = _report(stores.objects, context["run_id"], "validation", {"snapshot": snap["prefix"], **report.to_dict()})
-        print(report.summary())
-        if not report.ok:
-            raise AirflowFailException(f"{report.summary()}\nreport: {stores.objects.uri(key)}")
-        return {"report": key, "train": report.train, "holdout": report.holdout, "holdout_key": report.holdout_key}
+        with _outcome():
+            return check_snapshot(_stores(), _settings(), opts, snap, get_current_context()["run_id"])
 
     @task.branch
     def route_compute(opts: dict, checked: dict) -> str:
@@ -212,79 +145,31 @@ def nightly_retraining():
 
     @task(execution_timeout=timedelta(hours=2))
     def train_local(opts: dict, snap: dict) -> dict:
-        import subprocess
-        import sys
+        from operators.local_training import run_job
 
-        command = [sys.executable, "-m", "training.nightly", "train", "--snapshot", snap["prefix"],
-                   "--curriculum", opts["curriculum"]]  # fmt: skip
-        print("running: " + " ".join(command))
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        print(done.stdout[-4000:], done.stderr[-4000:])
-        if done.returncode != 0:
-            raise RuntimeError(f"training exited with {done.returncode}: {done.stderr.strip().splitlines()[-1:]}")
+        run_job(["training", "text", "--snapshot", snap["prefix"], "--curriculum", opts["curriculum"]], "training")
         return {"compute": "local"}
 
     @task(trigger_rule="none_failed_min_one_success")
     def trained() -> dict:
         """The training result, whichever compute produced it (read from the object store, not from the machine).
         Only the two trainings are upstream: with this trigger rule, the snapshot's success alone must not run it."""
-        import json
-
-        from operators.clients import build_stores
-        from training.nightly import result_key
+        from training.nightly import read_result
 
         snap = get_current_context()["ti"].xcom_pull(task_ids="snapshot")
-        result = json.loads(build_stores().objects.read_bytes(result_key(snap["prefix"])))
-        print(f"trained: {result}")
-        return result
+        return read_result(_stores().objects, snap["prefix"])
 
     @task
     def evaluate(opts: dict, snap: dict, result: dict) -> dict:
-        import mlflow
+        from training.nightly import evaluate_challenger
 
-        from labeling.index import CurriculumIndex
-        from operators.clients import build_stores
-        from training.nightly import holdout_metrics
-        from training.registry import champion
-        from training.snapshot import read_jsonl
-        from training.text_labeler import TrainedLabeler
-
-        settings = _settings()
-        stores = build_stores()
-        index = CurriculumIndex(stores.graph, opts["curriculum"])
-        holdout_key = snap["manifest"]["holdout"]["key"]  # frozen by validate, which passed
-        holdout = read_jsonl(stores.objects, holdout_key)
-        mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-        model = mlflow.pyfunc.load_model(result["model_uri"]).unwrap_python_model().model
-        auto = settings.labeling.auto_accept_score
-        ours = holdout_metrics(TrainedLabeler(model, index.retriever), index, holdout, auto)
-        found = champion(settings.mlflow_tracking_uri, index.curricula)
-        theirs = holdout_metrics(TrainedLabeler(found[0], index.retriever), index, holdout, auto) if found else None
-        client = mlflow.MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
-        for key, value in {"holdout_top1": ours["top1"], "holdout_top3": ours["top3"], "holdout_mrr": ours["mrr"],
-                           **({"champion_holdout_top1": theirs["top1"]} if theirs else {})}.items():  # fmt: skip
-            client.log_metric(result["run_id"], key, value)
-        client.set_tag(result["run_id"], "holdout", holdout_key)
-        out = {"challenger": ours, "champion": theirs, "champion_version": found[1].version if found else None}
-        print(f"hold-out: challenger top-1 {ours['top1']}, champion {theirs['top1'] if theirs else 'none'}")
-        return out
+        return evaluate_challenger(_stores(), _settings(), opts, snap, result)
 
     @task
     def register(opts: dict, result: dict, scores: dict) -> dict:
-        from operators.clients import build_stores
-        from training.nightly import comparison_markdown, decide
-        from training.registry import MODEL_NAME, register_run, registry
+        from training.nightly import register_challenger
 
-        context, settings = get_current_context(), _settings()
-        ref = register_run(result["run_id"], settings.mlflow_tracking_uri)
-        models = registry(settings.mlflow_tracking_uri)
-        models.set_alias(MODEL_NAME, "challenger", ref.version)
-        decision = decide(scores["challenger"], scores["champion"], margin=opts["margin"])
-        summary = {"version": ref.version, "decision": decision.to_dict(), "training": result, **scores,
-                   "comparison": comparison_markdown(scores["challenger"], scores["champion"], decision)}  # fmt: skip
-        summary["report"] = _report(build_stores().objects, context["run_id"], "promotion", summary)
-        print(summary["comparison"])
-        return summary
+        return register_challenger(_stores(), opts, result, scores, get_current_context()["run_id"])
 
     @task.branch
     def route_promotion(opts: dict, registered: dict) -> str:
@@ -304,79 +189,29 @@ def nightly_retraining():
     def promote() -> dict:
         """Runs after promote_now or an approval, nothing else: ``register`` is read from XCom, not made upstream
         (with this trigger rule its success alone would promote a challenger the policy kept back)."""
-        from training.registry import MODEL_NAME, registry
+        from training.nightly import promote_text_labeler
 
-        registered = get_current_context()["ti"].xcom_pull(task_ids="register")
-        models = registry(_settings().mlflow_tracking_uri)
-        models.set_alias(MODEL_NAME, "champion", registered["version"])
-        print(f"{MODEL_NAME} version {registered['version']} is the champion")
-        return {"champion": registered["version"]}
+        return promote_text_labeler(_stores().registry, get_current_context()["ti"].xcom_pull(task_ids="register"))
 
     @task(execution_timeout=timedelta(hours=8))
     def train_layout(opts: dict) -> dict:
-        import json
-        import shutil
-        import subprocess
-        import sys
+        from mathlabel.jobs import layout_args
+        from operators.local_training import run_job
+        from training.nightly import train_layout as train_layout_step
 
-        from airflow.sdk.exceptions import AirflowSkipException
+        def train(config, result_key: str) -> None:
+            run_job(["training", "layout", *layout_args(config, result_key)], "layout training")
 
-        from labeling.batch import safe_run_id
-        from operators.clients import build_stores
-        from stores.objects import join
-        from training.layout import dataset_version, resumable
-        from training.pages import write_yolo_dataset
-
-        if "layout" not in opts["models"]:
-            raise AirflowSkipException(f"models={opts['models']}: the layout detector is not trained in this run")
-        context, settings = get_current_context(), _settings()
-        training = settings.training
-        objects = build_stores().objects
-        prefix = training.layout_dataset.strip("/")
-        if not objects.exists(join(prefix, "manifest.json")):
-            print(f"{prefix} does not exist yet: generating {training.layout_train_pages}+{training.layout_val_pages}"
-                  " pages")  # fmt: skip
-            write_yolo_dataset(objects, dataset_version(prefix), train=training.layout_train_pages,
-                               val=training.layout_val_pages, imgsz_hint=training.layout_imgsz)  # fmt: skip
-        run = safe_run_id(context["run_id"])
-        result_key = f"reports/retraining/{run}.layout.json"
-        if objects.exists(result_key):  # an earlier try of this run trained and registered; it failed after that
-            print(f"{result_key} exists: the detector of this run is already trained and registered")
-            return {k: v for k, v in json.loads(objects.read_bytes(result_key)).items() if k != "history"}
-        # One work folder per DAG run: a retry continues the epochs an earlier try finished instead of starting over.
-        workdir = settings.var_path / "work" / "layout" / run
-        command = [sys.executable, "-m", "training.layout", "--dataset", prefix,
-                   "--epochs", str(opts["epochs"] or training.layout_epochs), "--imgsz", str(training.layout_imgsz),
-                   "--batch", str(training.layout_batch), "--result-key", result_key,
-                   "--workdir", str(workdir)]  # fmt: skip
-        if resumable(workdir):
-            command.append("--resume")
-        print("running: " + " ".join(command))
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        print(done.stdout[-4000:], done.stderr[-4000:])
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"layout training exited with {done.returncode}: {done.stderr.strip().splitlines()[-1:]}"
-            )
-        shutil.rmtree(workdir, ignore_errors=True)  # best.pt is in the object store and the registry
-        result = json.loads(objects.read_bytes(result_key))
-        result.pop("history", None)
-        print(f"layout-detector version {result['registered_version']}: {result['metrics']}")
-        return result
+        with _outcome():
+            return train_layout_step(_stores().objects, _settings(), opts, get_current_context()["run_id"], train)
 
     @task(outlets=[LAYOUT_CHAMPION_ASSET])
     def promote_layout(result: dict) -> dict:
-        from training.layout import MODEL_NAME as LAYOUT
-        from training.layout import promote
+        """Skipped when the detector is kept back, so the Asset is not updated."""
+        from training.nightly import promote_layout as promote_layout_step
 
-        settings = _settings()
-        promoted, reason = promote(result, settings.mlflow_tracking_uri, settings.training.layout_margin)
-        if not promoted:  # skipped, so the Asset is not updated
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            raise AirflowSkipException(f"{LAYOUT} version {result['registered_version']} kept back: {reason}")
-        print(f"{LAYOUT} version {result['registered_version']} is the champion: {reason}")
-        return {"version": result["registered_version"], "promoted": promoted, "reason": reason}
+        with _outcome():
+            return promote_layout_step(_stores().registry, _settings(), result)
 
     promote_layout(train_layout(opts := options()))
 
@@ -389,13 +224,14 @@ def nightly_retraining():
     route = route_compute(opts, checked)
     local = train_local(opts, snap)
     command = (
-        "cd {{ ti.xcom_pull(task_ids='options')['workdir'] }} && .venv/bin/python -m training.nightly train "
+        "cd {{ ti.xcom_pull(task_ids='options')['workdir'] }} && .venv/bin/python -m mathlabel training text "
         "--snapshot {{ ti.xcom_pull(task_ids='snapshot')['prefix'] }} "
         "--curriculum '{{ ti.xcom_pull(task_ids='options')['curriculum'] }}'"
     )
     remote = ec2_training(
         instance_id="{{ ti.xcom_pull(task_ids='options')['instance_id'] }}",
         instance_type="{{ ti.xcom_pull(task_ids='options')['instance_type'] }}",
+        aws_conn_id="{{ ti.xcom_pull(task_ids='options')['aws_conn_id'] }}",
         command=command,
     )
     route >> [local, remote]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from labeling.acceptance import accept_or_review
 from labeling.retrieval import Candidate
-from labeling.review import review
 from labeling.schemas import Problem
 
 CUTOFFS = (1, 3, 10)
@@ -19,6 +20,18 @@ class Labeler(Protocol):
     version: str
 
     def rank(self, problems: Sequence[Problem], top_k: int) -> list[list[Candidate]]: ...
+
+
+@dataclass(frozen=True)
+class VersionedLabeler:
+    """A labeler under the identity its label documents record (their ``model_version``): the registry's version of
+    a trained model (``text-labeler-v3``), or the configured version of the cold start (``labeling.model_version``)."""
+
+    labeler: Labeler
+    version: str
+
+    def rank(self, problems: Sequence[Problem], top_k: int) -> list[list[Candidate]]:
+        return self.labeler.rank(problems, top_k)
 
 
 def first_hit(candidates: list[Candidate], gold: set[str]) -> int | None:
@@ -65,7 +78,7 @@ def evaluate(
         for k in CUTOFFS:
             hits[k] += position is not None and position <= k
         reciprocal += 1 / position if position else 0.0
-        decision = review(problem, candidates, auto_accept_score=auto_accept_score, standards=standards)
+        decision = accept_or_review(problem, candidates, auto_accept_score=auto_accept_score, standards=standards)
         if decision["status"] == "auto_accepted":
             auto += 1
             auto_correct += position == 1

@@ -87,7 +87,6 @@ class TrainingSettings(_Section):
     ec2_instance_type: str = "g5.xlarge"
     ec2_workdir: str = "/opt/mathlabel"
     aws_conn_id: str = "aws_default"
-    region: str = ""
     layout_dataset: str = "input-data/layout/v1"
     layout_train_pages: int = 200
     layout_val_pages: int = 50

@@ -42,7 +42,7 @@ def build_stores(settings: Settings | None = None) -> clients.Stores:
         from stores.labels import MongoLabelStore
 
         client = MongoHook(mongo_conn_id=settings.label_store.mongo_conn_id).get_conn()
-        labels = MongoLabelStore(client[settings.label_store.database])
+        labels = MongoLabelStore.open(client[settings.label_store.database])  # ensures its indexes
     else:
         labels = clients.label_store(settings)
-    return clients.Stores(objects=objects, graph=graph, labels=labels)
+    return clients.Stores(objects=objects, graph=graph, labels=labels, registry=clients.model_registry(settings))

@@ -28,7 +28,7 @@ from labeling.ingest import parse_file
 from labeling.schemas import Problem
 from stores.labels import LabelStore
 from stores.objects import ObjectStore
-from training.text_labeler import TrainingError
+from training.errors import TrainingError
 
 SNAPSHOTS = "input-data/snapshots"
 HOLDOUT = "input-data/holdout"

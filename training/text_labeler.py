@@ -19,10 +19,7 @@ import numpy as np
 from labeling.retrieval import Candidate, LexicalRetriever, candidate, standard_document
 from labeling.schemas import Problem
 from labeling.text import morphemes, normalize_text
-
-
-class TrainingError(Exception):
-    """The text labeler could not be trained."""
+from training.errors import TrainingError
 
 
 @dataclass
@@ -65,6 +62,19 @@ class TextLabelerModel:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return _softmax(self.classifier.decision_function(self.features(texts)), self.temperature)
+
+    def predict(self, model_input: Any) -> list[list[str]]:
+        """The five likeliest codes of each text (a list, or a DataFrame with a ``text`` column): what the
+        registered model's ``predict`` returns."""
+        texts = list(model_input["text"]) if hasattr(model_input, "columns") else list(model_input)
+        return [[self.classes[i] for i in row.argsort()[::-1][:5]] for row in self.predict_proba(texts)]
+
+
+def load_model_file(artifacts: dict[str, str]) -> TextLabelerModel:
+    """The model of a registered version, from its ``model`` artifact (a joblib file)."""
+    import joblib
+
+    return joblib.load(artifacts["model"])
 
 
 def _softmax(margins: np.ndarray, temperature: float) -> np.ndarray:

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from labeling.ocr.base import OcrEngine
 from labeling.ocr.korean_math import KoreanMathEngine
 from labeling.ocr.rapid import RapidOcrEngine
 from labeling.ocr.tesseract import TesseractEngine
 
-if TYPE_CHECKING:
-    from mathlabel.config import Settings
 
-# A factory gets the settings and ``get``, which returns another engine by name: an engine built from others asks
+class OcrConfig(Protocol):
+    """What the engines are built from: the ``ocr`` section of the settings."""
+
+    tesseract_languages: str
+    tesseract_fallback_languages: str
+    tessdata_dir: str
+    rapidocr_model_dir: str
+
+
+# A factory gets the OCR settings and ``get``, which returns another engine by name: an engine built from others asks
 # for them, so engines built together share their parts (one set of RapidOCR models in memory, not two).
-EngineFactory = Callable[["Settings", Callable[[str], OcrEngine]], OcrEngine]
+EngineFactory = Callable[[OcrConfig, Callable[[str], OcrEngine]], OcrEngine]
 
 
-def _tesseract(settings: Settings, get: Callable[[str], OcrEngine]) -> OcrEngine:
-    ocr = settings.ocr
+def _tesseract(ocr: OcrConfig, get: Callable[[str], OcrEngine]) -> OcrEngine:
     return TesseractEngine(
         ocr.tesseract_languages,
         tessdata_dir=ocr.tessdata_dir or None,
@@ -27,11 +33,11 @@ def _tesseract(settings: Settings, get: Callable[[str], OcrEngine]) -> OcrEngine
     )
 
 
-def _rapidocr(settings: Settings, get: Callable[[str], OcrEngine]) -> OcrEngine:
-    return RapidOcrEngine(settings.ocr.rapidocr_model_dir)
+def _rapidocr(ocr: OcrConfig, get: Callable[[str], OcrEngine]) -> OcrEngine:
+    return RapidOcrEngine(ocr.rapidocr_model_dir)
 
 
-def _korean_math(settings: Settings, get: Callable[[str], OcrEngine]) -> OcrEngine:
+def _korean_math(ocr: OcrConfig, get: Callable[[str], OcrEngine]) -> OcrEngine:
     return KoreanMathEngine(get("tesseract"), get("rapidocr"))  # type: ignore[arg-type]
 
 
@@ -42,8 +48,8 @@ ENGINES: dict[str, EngineFactory] = {
 }
 
 
-def engines(names: Iterable[str], settings: Settings) -> list[OcrEngine]:
-    """The OCR engines ``names`` configured from ``settings.ocr``, each built once; nothing is checked yet.
+def engines(names: Iterable[str], ocr: OcrConfig) -> list[OcrEngine]:
+    """The OCR engines ``names`` configured from ``ocr`` (``settings.ocr``), each built once; nothing is checked yet.
 
     A name given twice, or an engine another one is built from, is one instance: the page reader's text engine
     ``tesseract+rapidocr`` and formula engine ``rapidocr`` share one RapidOCR engine.
@@ -58,16 +64,17 @@ def engines(names: Iterable[str], settings: Settings) -> list[OcrEngine]:
             if name not in ENGINES:
                 *others, last = ENGINES
                 raise ValueError(f"unknown OCR engine {name!r}: use {', '.join(others)} or {last}")
-            built[name] = ENGINES[name](settings, get)
+            built[name] = ENGINES[name](ocr, get)
         return built[name]
 
     return [get(name) for name in names]
 
 
-def engine(name: str, settings: Settings) -> OcrEngine:
-    """The OCR engine ``name`` (a key of ``ENGINES``) configured from ``settings.ocr``; nothing is checked yet.
+def engine(name: str, ocr: OcrConfig) -> OcrEngine:
+    """The OCR engine ``name`` (a key of ``ENGINES``) configured from ``ocr`` (``settings.ocr``); nothing is checked
+    yet.
 
     Raises:
         ValueError: ``name`` is not a known engine.
     """
-    return engines([name], settings)[0]
+    return engines([name], ocr)[0]

@@ -40,13 +40,13 @@ def dag(stack, seeded_graph):
 @pytest.fixture
 def registry(settings, monkeypatch):
     """The MLflow registry with no text-labeler champion; small hold-outs are enough here."""
+    from mathlabel.clients import model_registry
     from mathlabel.config import get_settings
     from training.registry import MODEL_NAME
-    from training.registry import registry as open_registry
 
     monkeypatch.setenv("MATHLABEL_TRAINING__MIN_HOLDOUT", "5")
     get_settings.cache_clear()
-    models = open_registry(settings.mlflow_tracking_uri)
+    models = model_registry(settings)
     for alias in ("champion", "challenger"):
         if models.by_alias(MODEL_NAME, alias):
             models.delete_alias(MODEL_NAME, alias)
@@ -269,3 +269,28 @@ def test_the_layout_detector_is_retrained_registered_and_promoted_only_when_bett
     newest = max(int(v.version) for v in client.search_model_versions(f"name='{MODEL_NAME}'"))
     assert newest > int(champion.version)  # registered, not promoted
     assert client.get_model_version_by_alias(MODEL_NAME, "champion").version == champion.version
+
+
+def test_the_gpu_instance_is_reached_through_the_configured_aws_connection(dag, settings):
+    """``training.aws_conn_id`` reaches every AWS call of the ec2_training group, through the run's options."""
+    from training.nightly import run_options
+
+    configured = settings.model_copy(
+        update={"training": settings.training.model_copy(update={"aws_conn_id": "aws_training"})}
+    )
+    params = {"curriculum": None, "models": ["text"], "promotion": None, "margin": None, "compute": None,
+              "instance_type": None, "epochs": None, "new_holdout": False, "settle_seconds": None}  # fmt: skip
+    opts = run_options(params, configured)
+
+    class TaskInstance:  # what the templates read: the options task's XCom
+        @staticmethod
+        def xcom_pull(task_ids):
+            return opts if task_ids == "options" else {"prefix": "input-data/snapshots/2026-12-02/abc"}
+
+    context = {"ti": TaskInstance(), "run_id": "manual__1"}
+    for task_id in ("ec2_training.start", "ec2_training.run", "ec2_training.stop"):
+        task = dag.get_task(task_id)
+        assert task.render_template(task.aws_conn_id, context) == "aws_training", task_id
+    for task_id in ("ec2_training.size", "ec2_training.collect"):  # (instance_id, ..., aws_conn_id, region_name)
+        task = dag.get_task(task_id)
+        assert task.render_template(task.op_args[2], context) == "aws_training", task_id

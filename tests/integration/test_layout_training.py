@@ -6,7 +6,8 @@ import socket
 
 import pytest
 
-from training.layout import MODEL_NAME, regions, train_layout_detector
+from mathlabel.clients import model_registry
+from training.layout import MODEL_NAME, LayoutTraining, regions, train_layout_detector
 from training.pages import CLASSES, write_yolo_dataset
 
 pytestmark = pytest.mark.integration
@@ -44,11 +45,11 @@ def test_layout_detector_trains_offline_keeps_the_best_checkpoint_and_registers_
     write_yolo_dataset(clean_objects, "t1", train=12, val=4)
     attempts = _block_network(monkeypatch)
 
+    config = LayoutTraining(dataset="input-data/layout/t1/", epochs=2, imgsz=320, batch=4, device="cpu",
+                            workdir=tmp_path / "work")  # fmt: skip
     result = train_layout_detector(
-        clean_objects, "input-data/layout/t1/", epochs=2, imgsz=320, batch=4, device="cpu",
-        workdir=tmp_path / "work", tracking_uri=settings.mlflow_tracking_uri,
-        ultralytics_dir=settings.var_path / "ultralytics",
-    )  # fmt: skip
+        clean_objects, config, model_registry(settings), ultralytics_dir=settings.var_path / "ultralytics"
+    )
 
     assert result["epochs"] == 2 and [row["epoch"] for row in result["history"]] == [1, 2]
     assert result["device"] == "cpu" and result["best_epoch"] in {1, 2}
@@ -73,8 +74,8 @@ def test_layout_detector_trains_offline_keeps_the_best_checkpoint_and_registers_
 
     # MLflow: per-epoch metrics on the run, the best epoch's metrics, and a registered version that predicts.
     client = mlflow.MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
-    assert [m.step for m in client.get_metric_history(result["mlflow_run_id"], "mAP50")] == [1, 2]
-    assert client.get_run(result["mlflow_run_id"]).data.metrics["best/mAP50"] == result["metrics"]["mAP50"]
+    assert [m.step for m in client.get_metric_history(result["tracking_run_id"], "mAP50")] == [1, 2]
+    assert client.get_run(result["tracking_run_id"]).data.metrics["best/mAP50"] == result["metrics"]["mAP50"]
     version = client.get_model_version(MODEL_NAME, result["registered_version"])
     assert version.tags["dataset_version"] == "t1" and version.tags["checkpoint"] == key
     assert (version.tags["epochs"], version.tags["imgsz"]) == ("2", "320")
@@ -114,27 +115,27 @@ def test_layout_detector_trains_offline_keeps_the_best_checkpoint_and_registers_
 
 
 def test_an_incomplete_dataset_is_refused_with_the_command_that_writes_it(clean_objects, settings):
-    from training.text_labeler import TrainingError
+    from training.errors import TrainingError
 
     clean_objects.write_bytes("input-data/layout/v9/images/train/000000.png", b"not a finished dataset")
-    with pytest.raises(TrainingError, match=r"no manifest\.json.*training\.pages --version v9"):
-        train_layout_detector(
-            clean_objects, "input-data/layout/v9", epochs=1, ultralytics_dir=settings.var_path / "ultralytics"
-        )
+    with pytest.raises(TrainingError, match=r"no manifest\.json.*mathlabel training pages --version v9"):
+        train_layout_detector(clean_objects, LayoutTraining(dataset="input-data/layout/v9", epochs=1),
+                              ultralytics_dir=settings.var_path / "ultralytics")  # fmt: skip
     with pytest.raises(ValueError, match="fp32 or bf16"):
-        train_layout_detector(clean_objects, "input-data/layout/v9", epochs=1, precision="fp16")
+        LayoutTraining(dataset="input-data/layout/v9", epochs=1, precision="fp16")
 
 
 def test_an_interrupted_training_resumes_where_it_stopped(clean_objects, settings, tmp_path, monkeypatch):
     """A training stopped after its first epoch (a spot instance reclaimed, a worker restarted) goes on from epoch 2
     with the same run and checkpoint key, instead of starting over; a finished run is not resumed again."""
     from training import layout
-    from training.text_labeler import TrainingError
+    from training.errors import TrainingError
 
     write_yolo_dataset(clean_objects, "r1", train=8, val=2)
     work = tmp_path / "work"
-    options = {"epochs": 2, "imgsz": 320, "batch": 4, "device": "cpu", "workdir": work,
-               "ultralytics_dir": settings.var_path / "ultralytics"}  # fmt: skip
+    options = {"dataset": "input-data/layout/r1", "epochs": 2, "imgsz": 320, "batch": 4, "device": "cpu",
+               "workdir": work}  # fmt: skip
+    home = settings.var_path / "ultralytics"
 
     class Interrupted(Exception):
         pass
@@ -147,23 +148,23 @@ def test_an_interrupted_training_resumes_where_it_stopped(clean_objects, setting
 
     monkeypatch.setattr(layout._Progress, "on_fit_epoch_end", stop_after_the_first_epoch)
     with pytest.raises(Interrupted):
-        train_layout_detector(clean_objects, "input-data/layout/r1", **options)
+        train_layout_detector(clean_objects, LayoutTraining(**options), ultralytics_dir=home)
     monkeypatch.undo()
     (run,) = [p.name for p in (work / "runs").iterdir()]
     assert clean_objects.exists(f"models/layout-detector/r1/{run}/best.pt")  # epoch 1's best, kept while training
     assert layout.resumable(work) and not layout.resumable(tmp_path / "elsewhere")
 
-    resumed = train_layout_detector(clean_objects, "input-data/layout/r1", **{**options, "epochs": 50, "imgsz": 640},
-                                    resume=True)  # fmt: skip
+    resumed = train_layout_detector(clean_objects, LayoutTraining(**{**options, "epochs": 50, "imgsz": 640},
+                                                                  resume=True), ultralytics_dir=home)  # fmt: skip
     assert resumed["run"] == run and resumed["checkpoint"] == f"models/layout-detector/r1/{run}/best.pt"
     assert [row["epoch"] for row in resumed["history"]] == [2] and resumed["epochs"] == 2  # the run's own 2 epochs
     assert resumed["imgsz"] == 320 and clean_objects.exists(resumed["checkpoint"])
     assert not layout.resumable(work)  # finished
 
     with pytest.raises(TrainingError, match="nothing to resume"):
-        train_layout_detector(clean_objects, "input-data/layout/r1", **options, resume=True)
+        train_layout_detector(clean_objects, LayoutTraining(**options, resume=True), ultralytics_dir=home)
     with pytest.raises(TrainingError, match=r"no run with a weights/last\.pt"):
-        train_layout_detector(clean_objects, "input-data/layout/r1", **{**options, "workdir": tmp_path / "w2"},
-                              resume=True)  # fmt: skip
+        train_layout_detector(clean_objects, LayoutTraining(**{**options, "workdir": tmp_path / "w2"}, resume=True),
+                              ultralytics_dir=home)  # fmt: skip
     with pytest.raises(ValueError, match="workdir"):
-        train_layout_detector(clean_objects, "input-data/layout/r1", epochs=1, resume=True)
+        LayoutTraining(dataset="input-data/layout/r1", epochs=1, resume=True)

@@ -9,8 +9,10 @@ import pytest
 from labeling.batch import CurriculumIndex
 from labeling.errors import LabelingError
 from labeling.schemas import Problem
+from mathlabel.clients import model_registry
 from mathlabel.config import PROJECT_ROOT
-from training.registry import MODEL_NAME, champion, labeler_for, log_text_labeler, registry
+from stores.registry import MlflowModelRegistry
+from training.registry import MODEL_NAME, champion, labeler_for, log_text_labeler
 from training.text_labeler import TrainedLabeler, train_text_labeler
 
 pytestmark = pytest.mark.integration
@@ -27,8 +29,8 @@ def registered(seeded_graph, settings, problems):
     """A kr-2022 text labeler registered as champion; the alias is removed afterwards."""
     index = CurriculumIndex(seeded_graph, "kr-2022")
     model = train_text_labeler(problems, index.standards)
-    ref = log_text_labeler(model, curricula=["kr-2022"], tracking_uri=settings.mlflow_tracking_uri)
-    models = registry(settings.mlflow_tracking_uri)
+    models = model_registry(settings)
+    ref = log_text_labeler(model, models, curricula=["kr-2022"])
     models.set_alias(MODEL_NAME, "champion", ref.version)
     yield index, model, ref
     models.delete_alias(MODEL_NAME, "champion")
@@ -36,12 +38,13 @@ def registered(seeded_graph, settings, problems):
 
 def test_the_champion_is_loaded_by_alias_for_its_curricula_only(registered, settings):
     index, model, ref = registered
-    loaded, loaded_ref = champion(settings.mlflow_tracking_uri, ["kr-2022"])
+    models = model_registry(settings)
+    loaded, loaded_ref = champion(models, ["kr-2022"])
     assert loaded_ref.version == ref.version and loaded.version == model.version
-    assert champion(settings.mlflow_tracking_uri, ["us-ccss"]) is None
-    labeler, version = labeler_for(index, alias="champion", tracking_uri=settings.mlflow_tracking_uri,
-                                   fallback_version="lexical-bm25-v2")  # fmt: skip
-    assert isinstance(labeler, TrainedLabeler) and version == f"text-labeler-v{ref.version}"
+    assert champion(models, ["us-ccss"]) is None
+    labeler = labeler_for(index, models, alias="champion", fallback_version="lexical-bm25-v2")
+    # The labeler carries the identity its label documents record: the registered version, not the fingerprint.
+    assert isinstance(labeler.labeler, TrainedLabeler) and labeler.version == f"text-labeler-v{ref.version}"
 
 
 def test_trained_labeler_predicts_only_graph_standards(registered, problems):
@@ -54,26 +57,27 @@ def test_trained_labeler_predicts_only_graph_standards(registered, problems):
 
 def test_without_a_champion_runs_use_the_cold_start_labeler(seeded_graph, settings):
     index = CurriculumIndex(seeded_graph, "us-ccss")
-    labeler, version = labeler_for(index, alias="champion", tracking_uri=settings.mlflow_tracking_uri,
-                                   fallback_version="lexical-bm25-v2")  # fmt: skip
-    assert labeler is index.cold_start and version == "lexical-bm25-v2"
-    assert labeler_for(index, alias="", tracking_uri="http://127.0.0.1:1", fallback_version="x")[1] == "x"
+    labeler = labeler_for(index, model_registry(settings), alias="champion", fallback_version="lexical-bm25-v2")
+    assert labeler.labeler is index.cold_start and labeler.version == "lexical-bm25-v2"
+    assert labeler_for(index, MlflowModelRegistry("http://127.0.0.1:1"), alias="", fallback_version="x").version == "x"
 
 
 def test_an_unreachable_registry_fails_fast_with_what_to_do(seeded_graph):
     from mathlabel.services import free_port
 
     index = CurriculumIndex(seeded_graph, "kr-2022")
+    down = MlflowModelRegistry(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(LabelingError, match="unreachable"):
-        labeler_for(index, alias="champion", tracking_uri=f"http://127.0.0.1:{free_port()}", fallback_version="x")
+        labeler_for(index, down, alias="champion", fallback_version="x")
 
 
 def test_a_run_without_a_champion_for_its_curricula_never_loads_mlflow(stack, settings):
     code = (
-        "import sys, types; from training.registry import labeler_for\n"
+        "import sys, types\nfrom stores.registry import MlflowModelRegistry\n"
+        "from training.registry import labeler_for\n"
         "index = types.SimpleNamespace(curricula=['no-such-curriculum'], cold_start='the cold start')\n"
-        f"print(labeler_for(index, alias='champion', tracking_uri={settings.mlflow_tracking_uri!r}, "
-        "fallback_version='v0')[1], 'mlflow' in sys.modules)"
+        f"print(labeler_for(index, MlflowModelRegistry({settings.mlflow_tracking_uri!r}), alias='champion', "
+        "fallback_version='v0').version, 'mlflow' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
     assert out.stdout.split() == ["v0", "False"]  # importing mlflow costs seconds in every cold-start run

@@ -312,14 +312,14 @@ def test_engines_are_built_from_the_settings(monkeypatch):
     monkeypatch.setenv("MATHLABEL_OCR__TESSERACT_LANGUAGES", "kor+eng")
     monkeypatch.setenv("MATHLABEL_OCR__RAPIDOCR_MODEL_DIR", "/models/korean")
     settings = Settings()
-    text = engine(settings.ocr.text_engine, settings)
+    text = engine(settings.ocr.text_engine, settings.ocr)
     assert isinstance(text, KoreanMathEngine) and isinstance(text.symbols, RapidOcrEngine)
     assert (text.text.languages, text.text.fallback_languages) == ("kor+eng", "eng")
     assert text.symbols.model_dir == "/models/korean"
-    formula = engine(settings.ocr.formula_engine, settings)
+    formula = engine(settings.ocr.formula_engine, settings.ocr)
     assert isinstance(formula, RapidOcrEngine) and formula.model_dir == "/models/korean"
     with pytest.raises(ValueError, match="unknown OCR engine"):
-        engine("easyocr", settings)
+        engine("easyocr", settings.ocr)
 
 
 def test_every_engine_name_the_settings_accept_has_a_factory():

@@ -17,7 +17,7 @@ choice) and every formula.
 The same seed always gives the same page: content comes from ``random.Random(seed)``, noise from its own
 ``numpy`` generator, so ``generate_page(s, noise=False)`` is the clean twin of ``generate_page(s, noise=True)``.
 
-``write_yolo_dataset`` writes ``input-data/layout/<version>/`` (see its docstring); ``python -m training.pages``
+``write_yolo_dataset`` writes ``input-data/layout/<version>/`` (see its docstring); ``mathlabel training pages``
 does it for the configured object store.
 
 Ground-truth text uses a plain linear form for formulas: ``3/4+1/2``, ``x^2-5x+6=0``, ``2^3×2^4``, ``5√3``,
