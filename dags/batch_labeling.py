@@ -86,14 +86,13 @@ def _collected(lazy) -> list:
     return [item for item in out if item]
 
 
-def _config(context):
-    from labeling.batch import batch_config
-    from labeling.schemas import metadata_defaults
+def _run(context):
+    """The run's collaborators, from the settings and this run's Params, built when a task runs (never at parse)."""
+    from mathlabel.config import get_settings
+    from mathlabel.runs import LabelingRun, RunParams
+    from operators.clients import build_stores
 
-    params = context["params"]
-    defaults = metadata_defaults(params.get("school"), params.get("grade"), params.get("course"))
-    return batch_config(context["run_id"], params["curriculum"], params["force"], chunk_size=params["chunk_size"],
-                        defaults=defaults)  # fmt: skip
+    return LabelingRun(get_settings(), context["run_id"], RunParams.from_params(context["params"]), build_stores())
 
 
 @dag(
@@ -122,44 +121,22 @@ def _config(context):
 def batch_labeling():
     @task
     def claim() -> list[str]:
-        from labeling.batch import claim_files
-        from mathlabel.config import get_settings
-        from operators.clients import build_stores
-
-        context = get_current_context()
+        run = _run(get_current_context())
         try:  # bad metadata Params fail the run here, before anything is claimed, and without retries
-            cfg, params = _config(context), context["params"]
-            if cfg.defaults.get("course"):
-                from labeling.batch import CurriculumIndex, check_course
-
-                courses = CurriculumIndex(build_stores().graph, cfg.curriculum).courses
-                check_course(cfg.defaults, courses, cfg.curriculum)
+            run.check()
         except ValueError as exc:
             from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException(str(exc)) from exc
-        settings = get_settings().labeling
-        settle = settings.settle_seconds if params["settle_seconds"] is None else params["settle_seconds"]
-        keys = claim_files(
-            build_stores().objects,
-            cfg.run_id,
-            params["selector"] or "",  # empty (None from the form) = all of incoming/
-            settle_seconds=settle,
-            orphan_after_seconds=settings.orphan_after_seconds,
-        )
+        keys = run.claim()
         print(f"claimed {len(keys)} file(s): {keys}")
         return keys
 
     @task(map_index_template="{{ file_name }}")
     def prepare(key: str) -> dict:
-        from labeling.batch import CurriculumIndex, prepare_file
-        from operators.clients import build_stores
-
         context = get_current_context()
         context["file_name"] = key.rsplit("/", 1)[-1]
-        cfg, stores = _config(context), build_stores()
-        suite = CurriculumIndex(stores.graph, cfg.curriculum).suite(cfg.max_text_chars)
-        return prepare_file(key, objects=stores.objects, suite=suite, cfg=cfg).to_dict()
+        return _run(context).prepare(key).to_dict()
 
     @task
     def chunks(prepared) -> list[str]:
@@ -167,34 +144,15 @@ def batch_labeling():
 
     @task(map_index_template="{{ chunk_name }}")
     def label(chunk: str) -> dict:
-        from labeling.batch import CurriculumIndex, label_chunk
-        from mathlabel.clients import llm_judge, page_reader
-        from mathlabel.config import get_settings
-        from operators.clients import build_stores
-        from training.registry import labeler_from_settings
-
         context = get_current_context()
         context["chunk_name"] = "/".join(chunk.rsplit("/", 2)[-2:])
-        settings, stores, cfg = get_settings(), build_stores(), _config(context)
-        index = CurriculumIndex(stores.graph, cfg.curriculum, labels=stores.labels.reader())
-        labeler, cfg.model_version = labeler_from_settings(index, settings)
-        judge = llm_judge(settings, index)
-        print(f"labeling with {cfg.model_version}; " + (f"LLM {judge.version}" if judge else "no LLM configured"))
-        if cfg.model_version == settings.labeling.model_version and index.examples:  # the cold start
-            print(f"cold start with {sum(map(len, index.examples.values()))} verified examples of "
-                  f"{len(index.examples)} standards")  # fmt: skip
-        return label_chunk(
-            chunk, objects=stores.objects, labels=stores.labels, index=index, cfg=cfg, labeler=labeler, judge=judge,
-            reader=lambda: page_reader(settings),
-        ).to_dict()  # fmt: skip
+        run = _run(context)
+        print(run.describe())
+        return run.label(chunk).to_dict()
 
     @task(trigger_rule="all_done")
     def report(prepared, results) -> dict:
-        from labeling.batch import finish_run
-        from operators.clients import build_stores
-
-        context = get_current_context()
-        return finish_run(build_stores().objects, context["run_id"], _collected(prepared), _collected(results))
+        return _run(get_current_context()).finish(_collected(prepared), _collected(results))
 
     @task(trigger_rule="one_failed")  # AirflowFailException: no retries
     def watcher() -> None:

@@ -53,15 +53,27 @@ def neighbours(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return {code: list(others) for code, others in out.items()}
 
 
+def _edition_order(cid: str) -> tuple[str, int, int, str]:
+    """Curricula of one family together (``kr-…``), the newest edition first."""
+    family, _, edition = cid.rpartition("-")
+    year = int(edition) if edition.isdigit() else None
+    return (family or cid, year is None, -(year or 0), cid)
+
+
 def expand_curricula(spec: str | list[str]) -> list[str]:
-    """``kr`` means kr-2022 and kr-2015 together; a comma-separated string or a list names several."""
+    """The curriculum ids a spec names, each once and in one order whatever the spelling: ``kr`` means kr-2022 and
+    kr-2015 together; a comma-separated string or a list names several (``kr``, ``kr-2022,kr-2015`` and
+    `` kr-2015, kr-2022`` all give ``["kr-2022", "kr-2015"]``)."""
     names = spec.split(",") if isinstance(spec, str) else list(spec)
-    out: list[str] = []
+    out: set[str] = set()
     for name in (n.strip() for n in names if n.strip()):
-        for cid in ("kr-2022", "kr-2015") if name == "kr" else (name,):
-            if cid not in out:
-                out.append(cid)
-    return out
+        out.update(("kr-2022", "kr-2015") if name == "kr" else (name,))
+    return sorted(out, key=_edition_order)
+
+
+def curriculum_id(spec: str | list[str]) -> str:
+    """The one spelling of a curriculum spec that content hashes, label documents and queries use."""
+    return ",".join(expand_curricula(spec))
 
 
 class CurriculumIndex:
@@ -81,7 +93,7 @@ class CurriculumIndex:
     ) -> None:
         self.graph = graph
         self.curricula = expand_curricula(curriculum)
-        self.curriculum = ",".join(self.curricula)
+        self.curriculum = curriculum_id(self.curricula)
         self.labels = labels
         self._examples = examples
 

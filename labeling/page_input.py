@@ -7,8 +7,11 @@ Two ways an image comes in:
   path is relative to the record file (dropped beside it or in the same zip), an object-store key, or a URI of the
   object store. An image a record file names is that file's asset, not a page file of its own.
 
-``prepare_*`` run in the prepare step (cheap checks: decodable, not too large, not blank; PDF pages rendered once
-into the run's chunk folder); ``read_page_row`` / ``read_image_row`` run in the mapped label step (layout and OCR).
+A page file's ``<file>.meta.json`` sidecar gives its problems school, grade and course, over the run's Params.
+
+``prepare_*`` and ``image_rows`` run in the prepare step (cheap checks: decodable, not too large, not blank; PDF
+pages rendered once into the run's chunk folder); ``stored_page`` and ``read_images`` run in the mapped label step
+(layout and OCR).
 """
 
 from __future__ import annotations
@@ -16,32 +19,43 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import posixpath
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from labeling.errors import IngestError
-from labeling.schemas import Problem
+from labeling.errors import IngestError, LabelingError
+from labeling.ingest import ParsedFile, RejectedRecord
+from labeling.intake import INCOMING
+from labeling.schemas import Problem, label_doc_id, metadata_defaults
+from labeling.steps import BatchConfig, ChunkResult, Item, Prepared, check_course, quarantine, write_chunks
+from labeling.validation import ProblemSuite
 from labeling.vision import (
     IMAGE_SUFFIXES,
     PageError,
     PageProblem,
     PageReader,
     check_not_blank,
+    is_page_file,
     open_image,
     page_hash,
     pdf_page_count,
     render_pdf_page,
 )
 from stores.errors import StoreError
+from stores.labels import LabelStore
 from stores.objects import ObjectStore, check_key, join
 
 if TYPE_CHECKING:
     from PIL import Image
 
+log = logging.getLogger(__name__)
 RECORD_SUFFIXES = (".jsonl", ".csv")
+META_SUFFIX = ".meta.json"  # beside a page file: its school/grade/course, e.g. workbook.pdf.meta.json
 
 
 @dataclass
@@ -94,6 +108,76 @@ def prepare_pages(
     if not rows:
         raise PageError(f"{name}: no readable page ({'; '.join(reason for _, reason in refused[:3])})")
     return rows, refused
+
+
+def page_metadata(objects: ObjectStore, key: str, suite: ProblemSuite, curriculum: str) -> dict[str, Any]:
+    """The school/grade/course of a page file's ``<file>.meta.json`` sidecar, checked; {} without one.
+
+    Raises:
+        ValueError: the sidecar is not a JSON object of known fields with valid values.
+    """
+    sidecar = key + META_SUFFIX
+    if not objects.exists(sidecar):
+        return {}
+    try:
+        data = json.loads(objects.read_bytes(sidecar).decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{PurePosixPath(sidecar).name} is not UTF-8 JSON: {exc}") from exc
+    if not isinstance(data, dict) or not set(data) <= {"school", "grade", "course"}:
+        raise ValueError(f"{PurePosixPath(sidecar).name} must be an object with school, grade and/or course only")
+    metadata = metadata_defaults(data.get("school"), data.get("grade"), data.get("course"))
+    check_course(metadata, suite.known_courses, curriculum, PurePosixPath(sidecar).name)
+    return metadata
+
+
+def prepare_page_file(key: str, name: str, objects: ObjectStore, cfg: BatchConfig, suite: ProblemSuite) -> Prepared:
+    """A PNG/JPEG/PDF page file: refuse what cannot be read; each readable page becomes a chunk row, with the
+    metadata of its sidecar (``<file>.meta.json``), if any."""
+    started = time.monotonic()
+    owner = owner_of(objects, key, cfg.processing)
+    if owner is not None:
+        log.info("%s is an image named by %s; it is filed with that file", name, owner)
+        return Prepared(name=name, key=key, status="asset", owner=owner)
+    try:
+        metadata = page_metadata(objects, key, suite, cfg.curriculum)
+    except ValueError as exc:  # its sidecar follows it to quarantine (finish_run files assets with their owner)
+        return quarantine(cfg.filing(objects), key, name, f"metadata file: {exc}")
+    prefix = cfg.chunk_prefix(name)
+    try:
+        pages, refused = prepare_pages(objects, key, name, objects.read_bytes(key), prefix)
+    except PageError as exc:
+        return quarantine(cfg.filing(objects), key, name, str(exc))
+    prepared = Prepared(name=name, key=key, status="prepared", read=len(pages) + len(refused),
+                        quarantined=len(refused), pages=len(pages))  # fmt: skip
+    if refused:
+        for page, reason in refused:
+            log.warning("%s page %d quarantined: %s", name, page, reason)
+        records = [{"record": page, "id": f"{name}#p{page}", "reason": reason} for page, reason in refused]
+        reason = f"{len(refused)} of {prepared.read} pages cannot be read"
+        prepared.error_key = cfg.filing(objects).error(name, reason, records)
+    rows = [{**page.to_row(), "metadata": metadata} if metadata else page.to_row() for page in pages]
+    prepared.chunks = write_chunks(objects, prefix, rows, cfg.pages_per_chunk)
+    prepared.seconds = round(time.monotonic() - started, 3)
+    log.info("%s: %d page(s) to read, %d refused, %d chunk(s)", name, len(pages), len(refused), len(prepared.chunks))
+    return prepared
+
+
+def prepare_sidecar(key: str, name: str, objects: ObjectStore, cfg: BatchConfig) -> Prepared:
+    """``<page file>.meta.json``: read with its page file (``page_metadata``) and filed with it, to ``processed/``
+    or, when the page file is quarantined (its sidecar's values among the reasons), to ``quarantine/``."""
+    owner = key.removesuffix(META_SUFFIX)
+    owner_name = name.removesuffix(META_SUFFIX)
+    claimed = objects.exists(owner) or objects.exists(join("quarantine", cfg.run_date, owner_name))
+    if is_page_file(owner) and claimed:  # the page file may already be quarantined: prepare tasks run in any order
+        record_file = owner_of(objects, owner, cfg.processing)
+        if record_file is None:
+            return Prepared(name=name, key=key, status="asset", owner=owner)
+        reason = (f"{owner_name} is an image that {PurePosixPath(record_file).name} names: give its school, grade and "
+                  "course in that record, not in a metadata file")  # fmt: skip
+        return quarantine(cfg.filing(objects), key, name, reason)
+    reason = (f"metadata file without its page file: drop {PurePosixPath(owner).name} with it (PNG, JPEG or PDF, "
+              "in the same folder and run)")  # fmt: skip
+    return quarantine(cfg.filing(objects), key, name, reason)
 
 
 # -------------------------------------------------------------------------------------------- record images
@@ -187,6 +271,23 @@ def check_record_image(objects: ObjectStore, image_key: str) -> str:
     return page_hash(data)
 
 
+def image_rows(parsed: ParsedFile, key: str, objects: ObjectStore) -> dict[int, dict[str, str]]:
+    """For each record with an image and no text: where its image is and its hash; bad ones become rejections."""
+    found: dict[int, dict[str, str]] = {}
+    for record, problem in list(parsed.problems):
+        if problem.text is not None or problem.image is None:
+            continue
+        try:
+            image_key = resolve_image(objects, key, problem.image)
+            found[record] = {"image_key": image_key, "image_sha": check_record_image(objects, image_key)}
+        except (IngestError, StoreError) as exc:
+            parsed.rejected.append(RejectedRecord(record, problem.id, str(exc), parsed.raw.get(record, "")))
+    bad = {r.record for r in parsed.rejected}
+    parsed.problems = [(record, problem) for record, problem in parsed.problems if record not in bad]
+    parsed.rejected.sort(key=lambda r: r.record)
+    return found
+
+
 # -------------------------------------------------------------------------------------------------- reading
 
 
@@ -239,14 +340,94 @@ def page_problems(
     ]
 
 
+def page_metadata_for(row: dict[str, Any], cfg: BatchConfig) -> dict[str, Any]:
+    """The metadata a page's problems get: its sidecar's over the run's Params."""
+    return {**cfg.defaults, **row.get("metadata", {})}
+
+
+def stored_page(stored: dict[str, Any] | None, labels: LabelStore, sha: str, name: str, page: int, version: str,
+                curriculum: str, metadata: dict[str, Any]) -> list[dict[str, Any]] | None:  # fmt: skip
+    """The label documents of a page already read and labeled by model ``version`` (``stored``: its first problem's),
+    if all of them are stored with the same curriculum and the same metadata (``metadata``: what the run and the
+    page's sidecar give)."""
+    if stored is None or (stored.get("input", {}).get("page") or {}).get("sha") != sha:
+        return None
+    count = stored["input"]["page"].get("problems") or 0
+    ids = [label_doc_id(page_problem_id(name, page, k), version) for k in range(1, count + 1)]
+    docs = labels.get_labels(ids)
+    wanted = Problem(id="page", text="-").with_defaults(metadata).metadata
+    changed = any(
+        doc.get("curriculum") != curriculum
+        or any((doc.get("metadata") or {}).get(k) != wanted[k] for k in ("school", "grade", "course"))
+        for doc in docs.values()
+    )
+    return None if len(docs) != count or changed else list(docs.values())
+
+
+def read_images(
+    to_read: list[tuple[dict[str, Any], Problem | None]],
+    name: str,
+    objects: ObjectStore,
+    reader_factory: Callable[[], PageReader] | None,
+    cfg: BatchConfig,
+    result: ChunkResult,
+) -> list[Item]:
+    """Layout + OCR for the pages and image records of a chunk; what yields no text is quarantined with why."""
+    if reader_factory is None:
+        raise LabelingError(f"{name}: the chunk holds images but no page reader (layout + OCR) was given")
+    reader = reader_factory()
+    items: list[Item] = []
+    refused: list[dict[str, Any]] = []
+    crops = join("processed", cfg.run_date, f"{name}.crops")
+    for row, problem in to_read:
+        started = time.monotonic()
+        key = row["page"]["key"] if problem is None else row["image_key"]
+        sha = row["page"]["sha"] if problem is None else row["image_sha"]
+        page = row["record"] if problem is None else None
+        image = load_page(objects, key)
+        reading = reader.read(image, split=problem is None)
+        seconds = time.monotonic() - started
+        result.pages += 1
+        result.ocr_seconds = round(result.ocr_seconds + seconds, 3)
+        found = [p for p in reading.problems if p.text.strip()]
+        if not found:
+            what = f"page {page}" if page else f"record {row['record']} (id={problem.id if problem else ''})"
+            reason = f"no text could be read off {what} ({reading.layout}; {reading.ocr})"
+            log.warning("%s %s", name, reason)
+            refused.append({"record": row["record"], "id": problem.id if problem else f"{name}#p{page}",
+                            "reason": reason, "image": objects.uri(key)})  # fmt: skip
+            continue
+        if problem is not None:  # an image record: the whole image is the one problem
+            inside = key.startswith(cfg.processing + "/")
+            uri = objects.uri(join(INCOMING, key.removeprefix(cfg.processing + "/")) if inside else key)
+            vision = vision_doc(found[0], reader=reader, page=None, uri=uri, crop=uri, problems_on_page=1, sha=sha,
+                                seconds=seconds, skew=reading.skew)  # fmt: skip
+            text_problem = problem.model_copy(update={"text": found[0].text})
+            items.append(Item(row["record"], text_problem, problem.content_hash(cfg.curriculum, sha), vision))
+            continue
+        image_uri = objects.uri(join(INCOMING, name))
+        text_problems = page_problems(name, page, image_uri, found, page_metadata_for(row, cfg))
+        for k, (found_problem, text_problem) in enumerate(zip(found, text_problems, strict=True), start=1):
+            crop_key = join(crops, f"p{page:04d}-{k}.png")
+            objects.write_bytes(crop_key, crop_of(reading.image or image, found_problem.box))
+            vision = vision_doc(found_problem, reader=reader, page=page, uri=image_uri, crop=objects.uri(crop_key),
+                                problems_on_page=len(found), sha=sha, seconds=seconds / len(found),
+                                skew=reading.skew)  # fmt: skip
+            items.append(Item(page, text_problem, text_problem.content_hash(cfg.curriculum, sha), vision))
+    if refused:
+        result.quarantined = len(refused)
+        base = join("quarantine", cfg.run_date, f"{name}.{PurePosixPath(result.chunk).stem}")
+        reason = f"{len(refused)} page(s) or image(s) without readable text"
+        result.error_key = cfg.filing(objects).error(name, reason, refused, base=base)
+    return items
+
+
 def read_local_images(
     problems: list[Problem], base: Path, reader: PageReader
 ) -> tuple[list[Problem], list[tuple[str, str]], dict[str, float]]:
     """For ``mathlabel bench``: records with an ``image`` (a file path, relative to ``base``) and no ``text`` get the
     text read off it (the whole image is one problem). Returns the problems, ``(id, reason)`` for those without
     readable text, and timing (``images``, ``seconds_per_image``)."""
-    import time
-
     out, refused, seconds = [], [], []
     for problem in problems:
         if problem.text is not None or problem.image is None:

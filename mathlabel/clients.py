@@ -14,6 +14,7 @@ from mathlabel.config import Settings
 from stores.graph import FalkorGraphStore, GraphStore, Neo4jGraphStore
 from stores.labels import EmbeddedLabelStore, LabelStore, MongoLabelStore
 from stores.objects import LocalObjectStore, ObjectStore, S3ObjectStore
+from stores.registry import MlflowModelRegistry, ModelRegistry
 
 if TYPE_CHECKING:
     from labeling.index import CurriculumIndex
@@ -54,7 +55,12 @@ def label_store(settings: Settings) -> LabelStore:
 
     if config.uri is None:
         raise ValueError("label_store.backend=mongo needs MATHLABEL_LABEL_STORE__URI")
-    return MongoLabelStore(MongoClient(config.uri.get_secret_value())[config.database])
+    return MongoLabelStore.open(MongoClient(config.uri.get_secret_value())[config.database])  # ensures its indexes
+
+
+def model_registry(settings: Settings) -> ModelRegistry:
+    """The MLflow registry at ``settings.mlflow_tracking_uri`` (its client is built on first use)."""
+    return MlflowModelRegistry(settings.mlflow_tracking_uri)
 
 
 @dataclass
@@ -62,10 +68,11 @@ class Stores:
     objects: ObjectStore
     graph: GraphStore
     labels: LabelStore
+    registry: ModelRegistry
 
 
 def build_stores(settings: Settings) -> Stores:
-    return Stores(object_store(settings), graph_store(settings), label_store(settings))
+    return Stores(object_store(settings), graph_store(settings), label_store(settings), model_registry(settings))
 
 
 def llm_judge(settings: Settings, index: CurriculumIndex) -> Judge | None:
@@ -103,21 +110,23 @@ def layout_detector(settings: Settings) -> LayoutDetector | None:
     source = settings.ocr.layout_model
     if not source:
         return None
-    from training.layout import MODEL_NAME, configure_ultralytics, download_weights
+    from training.layout import MODEL_NAME, download_weights
+    from training.offline import configure_ultralytics
 
     configure_ultralytics(settings.var_path / "ultralytics")
     from labeling.vision import YoloLayout
 
     if source == "auto" or source.startswith("models:/"):
         uri = f"models:/{MODEL_NAME}@champion" if source == "auto" else source
-        if source == "auto" and not _reachable(settings.mlflow_tracking_uri):
+        registry = model_registry(settings)
+        if source == "auto" and not registry.reachable():
             logging.getLogger(__name__).warning(
                 "model registry %s unreachable: pages are read without a trained layout detector",
                 settings.mlflow_tracking_uri,
             )
             return None
         try:
-            weights, version, imgsz = download_weights(uri, settings.mlflow_tracking_uri, settings.var_path / "models")
+            weights, version, imgsz = download_weights(uri, registry, settings.var_path / "models")
         except Exception as exc:  # MLflow unreachable, no champion yet: auto means "if there is one"
             if source != "auto":
                 raise ValueError(f"ocr.layout_model {source!r}: {exc}") from exc
@@ -130,25 +139,11 @@ def layout_detector(settings: Settings) -> LayoutDetector | None:
     return YoloLayout(path, f"layout-detector:{path.name}")
 
 
-def _reachable(tracking_uri: str, timeout: float = 3.0) -> bool:
-    """Whether an HTTP tracking server answers (MLflow's client would otherwise retry for minutes)."""
-    import urllib.error
-    import urllib.request
-
-    if not tracking_uri.startswith(("http://", "https://")):
-        return True
-    try:
-        with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=timeout):
-            return True
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def page_reader(settings: Settings) -> PageReader:
     """Layout + OCR for page images, as configured in ``settings.ocr`` (engines check their files on first use)."""
     from labeling.ocr import engines
     from labeling.vision import PageReader
 
     # Built together, the two share what they have in common (one set of RapidOCR models in memory, not two).
-    text, formula = engines([settings.ocr.text_engine, settings.ocr.formula_engine], settings)
+    text, formula = engines([settings.ocr.text_engine, settings.ocr.formula_engine], settings.ocr)
     return PageReader(text, formula, layout_detector(settings))

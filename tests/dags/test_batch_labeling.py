@@ -153,13 +153,14 @@ def test_a_changed_file_with_the_same_name_is_kept_beside_the_first(dag, seeded_
 def test_a_run_labels_with_the_registered_champion(dag, seeded_graph, clean_objects, clean_labels, settings):
     from labeling.batch import CurriculumIndex
     from labeling.schemas import Problem
-    from training.registry import MODEL_NAME, log_text_labeler, registry
+    from mathlabel.clients import model_registry
+    from training.registry import MODEL_NAME, log_text_labeler
     from training.text_labeler import train_text_labeler
 
     index = CurriculumIndex(seeded_graph, "kr-2022")
     model = train_text_labeler([Problem(**r) for r in GOOD if r.get("labels")], index.standards)
-    ref = log_text_labeler(model, curricula=["kr-2022"], tracking_uri=settings.mlflow_tracking_uri)
-    models = registry(settings.mlflow_tracking_uri)
+    models = model_registry(settings)
+    ref = log_text_labeler(model, models, curricula=["kr-2022"])
     models.set_alias(MODEL_NAME, "champion", ref.version)
     try:
         clean_objects.write_bytes("incoming/good.jsonl", _jsonl(GOOD))

@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from labeling.batch import CurriculumIndex, batch_config, claim_files, finish_run, label_chunk, prepare_file, run_batch
+from labeling.batch import CurriculumIndex, finish_run, label_chunk, prepare_file, run_batch
+from labeling.intake import claim_files
+from mathlabel.config import get_settings
+from mathlabel.runs import batch_config
 from stores.errors import StoreError
 
 pytestmark = pytest.mark.integration
@@ -13,6 +16,11 @@ RECORDS = [
     {"id": "c-1", "text": "180을 소인수분해하여 거듭제곱을 사용한 곱으로 나타내시오.", "labels": ["9수01-01"]},
     {"id": "c-2", "text": "삼각형의 세 내각의 크기의 합을 구하시오."},
 ]
+
+
+def config(run_id: str, **params):
+    """A run's batch config, from the tests' settings and these Params."""
+    return batch_config(get_settings(), run_id, **params)
 
 
 def _data() -> bytes:
@@ -24,19 +32,10 @@ def index(seeded_graph):
     return CurriculumIndex(seeded_graph, "kr-2022")
 
 
-def test_a_retried_claim_returns_what_the_first_attempt_moved(clean_objects):
-    objects = clean_objects
-    objects.write_bytes("incoming/a.jsonl", b"{}")
-    assert claim_files(objects, "run-1") == ["processing/run-1/a.jsonl"]
-    objects.write_bytes("incoming/b.jsonl", b"{}")
-    assert claim_files(objects, "run-1") == ["processing/run-1/a.jsonl", "processing/run-1/b.jsonl"]
-    assert claim_files(objects, "run-2") == []  # another run never takes this run's files
-
-
 def test_a_crash_after_storing_labels_loses_and_duplicates_nothing(clean_objects, clean_labels, index, monkeypatch):
     objects, labels = clean_objects, clean_labels
     objects.write_bytes("incoming/set.jsonl", _data())
-    cfg = batch_config("run-crash")
+    cfg = config("run-crash")
     (key,) = claim_files(objects, cfg.run_id)
 
     real_move = type(objects).move
@@ -62,7 +61,7 @@ def test_a_crash_after_storing_labels_loses_and_duplicates_nothing(clean_objects
 def test_a_file_with_a_failed_chunk_stays_in_processing_until_every_chunk_is_stored(clean_objects, clean_labels, index):
     objects, labels = clean_objects, clean_labels
     objects.write_bytes("incoming/set.jsonl", _data())
-    cfg = batch_config("run-chunks", chunk_size=1)
+    cfg = config("run-chunks", chunk_size=1)
     (key,) = claim_files(objects, cfg.run_id)
     prepared = prepare_file(key, objects=objects, suite=index.suite(cfg.max_text_chars), cfg=cfg)
     assert len(prepared.chunks) == 2
@@ -79,11 +78,11 @@ def test_a_file_with_a_failed_chunk_stays_in_processing_until_every_chunk_is_sto
 def test_changed_text_is_relabeled_under_the_same_key(clean_objects, clean_labels, index):
     objects, labels = clean_objects, clean_labels
     objects.write_bytes("incoming/v1.jsonl", _data())
-    cfg = batch_config("run-v1")
+    cfg = config("run-v1")
     run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg)
     changed = dict(RECORDS[0], text="두 수 12와 18의 최대공약수와 최소공배수를 소인수분해를 이용하여 구하시오.")
     objects.write_bytes("incoming/v2.jsonl", json.dumps(changed, ensure_ascii=False).encode())
-    cfg2 = batch_config("run-v2")
+    cfg2 = config("run-v2")
     summary = run_batch(claim_files(objects, cfg2.run_id), objects=objects, labels=labels, index=index, cfg=cfg2)
     assert summary["labeled"] == 1 and labels.count_labels() == 2
     doc = labels.get_label("c-1@lexical-bm25-v2")
@@ -93,7 +92,7 @@ def test_changed_text_is_relabeled_under_the_same_key(clean_objects, clean_label
 def test_a_record_whose_image_is_missing_is_quarantined_with_the_reason(clean_objects, clean_labels, index):
     objects, labels = clean_objects, clean_labels
     objects.write_bytes("incoming/img.jsonl", _data() + b'{"id": "i-1", "image": "page1.png"}\n')
-    cfg = batch_config("run-img")
+    cfg = config("run-img")
     summary = run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg)
     assert (summary["labeled"], summary["quarantined"]) == (2, 1)
     (error_key,) = [k for k in objects.list("quarantine") if k.endswith(".error.json")]
@@ -113,30 +112,13 @@ def test_a_zip_of_problem_files_is_unpacked_and_each_member_labeled(clean_object
         archive.writestr("readme.txt", "not problems")
     objects, labels = clean_objects, clean_labels
     objects.write_bytes("incoming/bundle.zip", buffer.getvalue())
-    cfg = batch_config("run-zip")
+    cfg = config("run-zip")
     keys = claim_files(objects, cfg.run_id, run_date=cfg.run_date)
     assert sorted(k.rsplit("bundle.zip.d/", 1)[1] for k in keys) == ["readme.txt", "week1/a.jsonl", "week1/b.csv"]
     summary = run_batch(keys, objects=objects, labels=labels, index=index, cfg=cfg)
     assert (summary["labeled"], summary["files_processed"], summary["files_quarantined"]) == (3, 2, 1)
     assert objects.exists(f"processed/{cfg.run_date}/bundle.zip")  # the archive itself is kept
     assert objects.exists(f"quarantine/{cfg.run_date}/bundle.zip.d/readme.txt.error.json")
-
-
-def test_a_broken_zip_is_quarantined_with_the_reason(clean_objects):
-    objects = clean_objects
-    objects.write_bytes("incoming/broken.zip", b"PK\x03\x04 this is not a zip")
-    cfg = batch_config("run-badzip")
-    assert claim_files(objects, cfg.run_id, run_date=cfg.run_date) == []
-    error = json.loads(objects.read_bytes(f"quarantine/{cfg.run_date}/broken.zip.error.json"))
-    assert "unusable zip archive" in error["reason"]
-
-
-def test_files_still_being_written_wait_for_the_next_run(clean_objects):
-    objects = clean_objects
-    objects.write_bytes("incoming/fresh.jsonl", _data())
-    assert claim_files(objects, "run-settle", settle_seconds=60) == []
-    assert objects.list("incoming") == ["incoming/fresh.jsonl"]
-    assert claim_files(objects, "run-settle", settle_seconds=0) == ["processing/run-settle/fresh.jsonl"]
 
 
 def test_with_an_llm_each_label_records_its_answer_and_disagreement_goes_to_review(clean_objects, clean_labels, index):
@@ -157,7 +139,7 @@ def test_with_an_llm_each_label_records_its_answer_and_disagreement_goes_to_revi
     judge = LLMJudge(ScriptedChat(responses=[answer("9수01-01"), answer("12미적Ⅱ-01-01")]), "fake:scripted")
     objects, labels = clean_objects, clean_labels
     objects.write_bytes("incoming/llm.jsonl", _data())
-    cfg = batch_config("run-llm")
+    cfg = config("run-llm")
     run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg, judge=judge)
     first, second = labels.get_label("c-1@lexical-bm25-v2"), labels.get_label("c-2@lexical-bm25-v2")
     assert first["llm"]["code"] == "9수01-01" and first["model_versions"]["llm"] == "fake:scripted"
@@ -171,7 +153,7 @@ def test_an_llm_may_choose_a_graph_neighbour_of_the_best_candidates(clean_object
     from labeling.schemas import Problem
     from tests.fakes import ScriptedChat, call
 
-    ranked = index.retriever.rank([Problem.model_validate(RECORDS[0])], batch_config("x").top_k)[0]
+    ranked = index.retriever.rank([Problem.model_validate(RECORDS[0])], config("x").top_k)[0]
     extra = index.expand(ranked)
     assert extra and not {c.code for c in extra} & {c.code for c in ranked}
     assert all(c.score == 0 and c.via.split()[-1] in {r.code for r in ranked[:3]} for c in extra)
@@ -179,7 +161,7 @@ def test_an_llm_may_choose_a_graph_neighbour_of_the_best_candidates(clean_object
     judge = LLMJudge(ScriptedChat(responses=[call("StandardChoice", code=neighbour, confidence=0.8, reason="r")]), "f")
     objects, labels = clean_objects, clean_labels
     objects.write_bytes("incoming/near.jsonl", (json.dumps(RECORDS[0], ensure_ascii=False) + "\n").encode())
-    cfg = batch_config("run-near")
+    cfg = config("run-near")
     run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg, judge=judge)
     doc = labels.get_label("c-1@lexical-bm25-v2")
     assert doc["llm"]["code"] == neighbour and doc["labels"] == [ranked[0].code]
@@ -191,22 +173,6 @@ def test_an_llm_may_choose_a_graph_neighbour_of_the_best_candidates(clean_object
     assert any(reason.startswith(f"LLM chose {neighbour}") for reason in doc["decision"]["reasons"])
 
 
-def test_inputs_of_a_run_that_died_are_taken_over_by_a_later_run(clean_objects, settings):
-    import os
-
-    objects = clean_objects
-    objects.write_bytes("processing/dead-run/set.jsonl", _data())
-    objects.write_bytes("processing/dead-run/chunks/set.jsonl/00000.jsonl", b"{}")
-    objects.write_bytes("processing/live-run/other.jsonl", _data())
-    hours_ago = os.path.getmtime(settings.var_path / "objects" / "processing" / "dead-run" / "set.jsonl") - 7 * 3600
-    for path in (settings.var_path / "objects" / "processing" / "dead-run").rglob("*"):
-        if path.is_file():
-            os.utime(path, (hours_ago, hours_ago))
-    assert claim_files(objects, "new-run", orphan_after_seconds=6 * 3600) == ["processing/new-run/set.jsonl"]
-    assert objects.list("processing/dead-run") == []
-    assert objects.list("processing/live-run") == ["processing/live-run/other.jsonl"]  # still in use: left alone
-
-
 def test_the_run_report_lists_reviews_disagreements_and_quarantined_records(clean_objects, clean_labels, index):
     objects = clean_objects
     records = [
@@ -216,7 +182,7 @@ def test_the_run_report_lists_reviews_disagreements_and_quarantined_records(clea
     ]
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     objects.write_bytes("incoming/set.jsonl", lines.encode())
-    cfg = batch_config("run-report")
+    cfg = config("run-report")
 
     summary = run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=clean_labels, index=index, cfg=cfg)
 

@@ -9,8 +9,11 @@ import zlib
 import pytest
 from PIL import Image
 
-from labeling.batch import CurriculumIndex, batch_config, claim_files, run_batch
+from labeling.batch import CurriculumIndex, run_batch
+from labeling.intake import claim_files
 from mathlabel.clients import page_reader
+from mathlabel.config import get_settings
+from mathlabel.runs import batch_config
 from training.pages import generate_page
 
 pytestmark = pytest.mark.integration
@@ -45,7 +48,7 @@ def _huge_png(width: int, height: int) -> bytes:
 
 
 def _run(objects, labels, index, reader, run_id, **kwargs):
-    cfg = batch_config(run_id, **kwargs)
+    cfg = batch_config(get_settings(), run_id, **kwargs)
     return run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg,
                      reader=reader)  # fmt: skip
 
