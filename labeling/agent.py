@@ -7,7 +7,7 @@ band) and ``neighbours`` (prerequisites, the standards that build on it, related
 structured output whose ``code`` is a ``Literal`` of the candidates, so neither a tool result nor text inside the
 problem can smuggle in a label; an invalid answer is sent back to the model to correct, a bounded number of times,
 and then rejected.
-The rules in ``labeling.review`` weigh the answer: any concern the agent names sends the label to review.
+The acceptance rules (``labeling.acceptance``) weigh the answer: any concern the agent names sends the label to review.
 """
 
 from __future__ import annotations

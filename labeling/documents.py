@@ -1,9 +1,15 @@
-"""Which of a problem's label documents is current, and finding label documents by run, status and reason.
+"""Which of a problem's label documents is current, finding label documents by run, status and reason, and the
+review queue.
 
 A problem gathers documents over time: one per labeling model version (the cold start's, then each champion's)
 and one per verification (``training.verified``; a newer one supersedes the older). Reviewers, the CLI and the
 review API all show the same one as current: the latest verification if any, else the newest label of a trained
 model (the champion's), else the cold start's.
+
+The review queue pages through the label documents a reviewer should look at (by default those that need review and
+were not superseded by a verification), most uncertain first (the smallest margin between the first two candidates'
+scores) or by age. Documents written before the margin and the reasons' kinds were stored lack them: they sort first
+by uncertainty, and only count under a reason, and match a reason filter, once labeled again.
 """
 
 from __future__ import annotations
@@ -15,9 +21,12 @@ from typing import Any
 
 from stores.labels import LabelStore
 
-VERIFIED = "verified"  # decision.status of a verified label (training.verified imports them)
-STATUSES = ("auto_accepted", "needs_review", VERIFIED, "rejected")
+VERIFIED = "verified"  # decision.status of a verified label (labeling.verification writes them)
+NEEDS_REVIEW = "needs_review"
+STATUSES = ("auto_accepted", NEEDS_REVIEW, VERIFIED, "rejected")
 LIST_LIMIT = 50
+QUEUE_ORDERS = {"uncertainty": ("margin", False), "oldest": ("created_at", False), "newest": ("created_at", True)}
+SOURCES = ("text", "page")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -110,3 +119,76 @@ def label_row(doc: dict[str, Any]) -> dict[str, Any]:
         "score": candidates[0].get("score") if candidates and candidates[0].get("code") in labels[:1] else None,
         "reasons": decision.get("reasons") or [],
     }
+
+
+@dataclass
+class ReviewQueue:
+    """One page of the review queue, the cursor of the next (None after the last), and counts over every page."""
+
+    docs: list[dict[str, Any]]
+    cursor: str | None
+    total: int | None = None  # documents matching every filter
+    reasons: dict[str, int] | None = None  # documents per reason kind, matching every filter but the reason
+
+
+def queue_query(
+    *,
+    curriculum: str | None = None,
+    run_id: str | None = None,
+    status: str | None = NEEDS_REVIEW,
+    reason: str | None = None,
+    min_score: float | None = None,
+    max_score: float | None = None,
+    source: str | None = None,
+) -> dict[str, Any]:
+    """The label-store query of ``review_queue``: ``reason`` is a kind (``labeling.acceptance.REASON_KINDS``), the
+    score that of the chosen (first) candidate, ``source`` ``text`` or ``page`` (read off an image); ``status``
+    None takes any. Superseded documents are left out.
+
+    Raises:
+        ValueError: an unknown status or source, or a score range that is empty.
+    """
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"review queue: status {status!r} is not one of {', '.join(STATUSES)}")
+    if source is not None and source not in SOURCES:
+        raise ValueError(f"review queue: source {source!r} is not one of {', '.join(SOURCES)}")
+    if min_score is not None and max_score is not None and min_score > max_score:
+        raise ValueError(f"review queue: no score is at least {min_score} and at most {max_score}")
+    query = labels_query(run_id=run_id, status=status, curriculum=curriculum)
+    query["current"] = {"$ne": False}
+    if reason:
+        query["decision.reason_kinds"] = {"$regex": f"^{re.escape(reason)}$"}  # any element of the list
+    score = {op: value for op, value in (("$gte", min_score), ("$lte", max_score)) if value is not None}
+    if score:
+        query["candidates.0.score"] = score
+    if source:
+        query["input.page"] = None if source == "text" else {"$ne": None}
+    return query
+
+
+def review_queue(
+    store: LabelStore,
+    *,
+    order: str = "uncertainty",
+    limit: int = LIST_LIMIT,
+    cursor: str | None = None,
+    counts: bool = True,
+    **filters: Any,
+) -> ReviewQueue:
+    """A page of the label documents matching ``queue_query(**filters)`` in ``order`` (``QUEUE_ORDERS``), after
+    ``cursor`` (the previous page's); with ``counts``, the total and the documents per reason kind too.
+
+    Raises:
+        ValueError: a bad filter (``queue_query``), order, limit or cursor.
+    """
+    if order not in QUEUE_ORDERS:
+        raise ValueError(f"review queue: order {order!r} is not one of {', '.join(QUEUE_ORDERS)}")
+    key, descending = QUEUE_ORDERS[order]
+    query = queue_query(**filters)
+    page = store.find_page(query, key=key, descending=descending, limit=limit, cursor=cursor)
+    if not counts:
+        return ReviewQueue(page.docs, page.cursor)
+    unfiltered = queue_query(**(filters | {"reason": None}))
+    reasons = store.count_values("decision.reason_kinds", unfiltered)
+    by_count = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))  # the commonest first
+    return ReviewQueue(page.docs, page.cursor, store.count_labels(query), by_count)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from labeling.acceptance import reason_kinds
 from labeling.retrieval import Candidate
-from labeling.schemas import Problem, label_doc_id
+from labeling.schemas import LabelDocument, Problem, label_doc_id, score_margin
 
 
 def build_label_doc(
@@ -26,15 +27,17 @@ def build_label_doc(
     content_hash: str | None = None,
     context: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The label document of ARCHITECTURE.md, keyed by (problem id, model version).
+    """The label document of ARCHITECTURE.md, keyed by (problem id, model version), validated
+    (``LabelDocument``).
 
     ``vision`` (a problem read off an image): its OCR output, regions and page, and the layout detector's version;
     ``content_hash`` then covers the image's bytes. ``context`` (code → graph context, ``CurriculumIndex.context``)
-    goes into each candidate for the reviewer: its prerequisites and related standards.
+    goes into each candidate for the reviewer: its prerequisites and related standards. The decision gains the
+    kind of each reason, and the document the margin between its first two candidates (the review queue's).
     """
     context = context or {}
     vision = vision or {}
-    return {
+    doc = {
         "_id": label_doc_id(problem.id, model_version),
         "problem_id": problem.id,
         "model_version": model_version,
@@ -55,7 +58,8 @@ def build_label_doc(
         "candidates": [c.to_doc() | {k: v for k, v in context.get(c.code, {}).items() if v} for c in candidates],
         "labels": [candidates[0].code] if candidates else [],
         "provided_labels": problem.labels,
-        "decision": decision,
+        "decision": decision | {"reason_kinds": reason_kinds(decision.get("reasons") or [])},
+        "margin": score_margin([c.score for c in candidates]),
         "llm": llm,
         "model_versions": {
             "labeler": model_version,
@@ -65,3 +69,4 @@ def build_label_doc(
         },
         "graph_version": graph_version,
     }
+    return LabelDocument.model_validate(doc).to_doc()

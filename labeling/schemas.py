@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -128,3 +129,125 @@ def metadata_defaults(school: str | None = None, grade: int | str | None = None,
 def label_doc_id(problem_id: str, model_version: str) -> str:
     """The natural key of a label document: one per (problem id, labeling model version)."""
     return f"{problem_id}@{model_version}"
+
+
+# ------------------------------------------------------------------------------------------- label documents
+
+METADATA = ("school", "grade", "course", "unit")
+
+
+class StoredModel(BaseModel):
+    """A part of a label document: fields it does not name are kept, so documents of other versions load and are
+    written back whole."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class CandidateDoc(StoredModel):
+    """A ranked standard as a label document keeps it: ``Candidate.to_doc`` plus its graph context."""
+
+    code: str
+    score: float
+    curriculum: str | None = None
+    text: str | None = None
+    breadcrumbs: list[str] = Field(default_factory=list)
+    prerequisites: list[str] = Field(default_factory=list)
+    related: list[str] = Field(default_factory=list)
+    via: str | None = None  # a graph neighbour of a ranked candidate: how it was reached
+
+
+class LabeledInput(StoredModel):
+    """What was labeled: the text, and for a problem read off an image its OCR output, regions and page."""
+
+    text: str | None = None
+    image: str | None = None
+    ocr: dict[str, Any] | None = None
+    regions: list[dict[str, Any]] = Field(default_factory=list)
+    page: dict[str, Any] | None = None
+
+
+class Decision(StoredModel):
+    """Who or what decided the label, and why; ``reason_kinds`` names the kind of each reason (review queue)."""
+
+    status: Status
+    reasons: list[str] = Field(default_factory=list)
+    reason_kinds: list[str] = Field(default_factory=list)
+
+
+class Verification(StoredModel):
+    """A reviewer's confirmation of a problem's labels: who, when, from where, and what they looked at."""
+
+    by: str = Field(min_length=1, max_length=200)
+    at: datetime
+    source_uri: str | None = None
+    record: int | None = None
+    based_on: str | None = None  # the label document the reviewer saw
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class LabelDocument(StoredModel):
+    """One label document, the same shape for a machine label and a verification (ARCHITECTURE.md's contract).
+
+    A machine label has ``model_version``, run and batch ids, candidates and the labeler's decision; a verification
+    has ``verification``, the decision ``verified`` and ``current`` (False once a later verification of the problem
+    supersedes it). ``margin`` is how far the chosen candidate's score is ahead of the next one's (the review
+    queue's uncertainty; computed on loading when a document of an older version lacks it). ``to_doc`` gives the
+    stored dict with the fields that were set, so a document loads and is written back as it was.
+    """
+
+    id: str = Field(alias="_id", min_length=1)
+    problem_id: str = Field(min_length=1, max_length=400)
+    curriculum: str | None = None
+    content_hash: str | None = None
+    input: LabeledInput = Field(default_factory=LabeledInput)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    candidates: list[CandidateDoc] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    provided_labels: list[str] = Field(default_factory=list)
+    decision: Decision
+    margin: float | None = None
+    # a machine label
+    model_version: str | None = None
+    batch_id: str | None = None
+    run_id: str | None = None
+    source_uri: str | None = None
+    record: int | None = None
+    llm: dict[str, Any] | None = None
+    model_versions: dict[str, Any] | None = None
+    graph_version: str | None = None
+    # a verification
+    verification: Verification | None = None
+    current: bool | None = None
+    superseded_by: str | None = None
+    superseded_at: datetime | None = None
+    # the store's
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_shapes(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        given = data.get("input") or {}
+        if "metadata" not in data and any(k in given for k in METADATA):  # verifications kept it in ``input``
+            data["metadata"] = {k: given.get(k) for k in METADATA}
+        if "margin" not in data and data.get("candidates"):
+            data["margin"] = score_margin([c.get("score") or 0.0 for c in data["candidates"]])
+        return data
+
+    @property
+    def source(self) -> Literal["text", "page"]:
+        """``page`` for a problem read off an image (a page or an image record), else ``text``."""
+        return "page" if self.input.page else "text"
+
+    def to_doc(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_unset=True)
+
+
+def score_margin(scores: list[float]) -> float:
+    """How far the first score is ahead of the second (of 0 when alone; 0 without any): small is uncertain."""
+    if not scores:
+        return 0.0
+    return round(float(scores[0]) - float(scores[1] if len(scores) > 1 else 0.0), 4)

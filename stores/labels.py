@@ -1,28 +1,42 @@
 """Label store: a MongoDB replica set in production, one SQLite file on disk as the embedded default.
 
 Label documents are keyed by ``_id = "<problem id>@<model version>"``: every write is an upsert on that key,
-so re-running a run changes nothing.
+so re-running a run changes nothing. ``find_page`` reads a query's documents a page at a time, in the order of one
+field, with an opaque cursor (keyset pagination: the last page's sort value and ``_id``), which the review queue uses.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
-import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from stores.sqlite_query import (
+    COLUMNS,
+    after_sql,
+    decode,
+    document,
+    dumps,
+    field_sql,
+    json_path,
+    regexp,
+    sort_sql,
+    where_sql,
+)
 
 log = logging.getLogger(__name__)
 
 LABELS = "labels"
 Sort = list[tuple[str, int]]
+MAX_PAGE = 1000
 
 
 @dataclass
@@ -33,6 +47,14 @@ class UpsertResult:
     @property
     def written(self) -> int:
         return self.inserted + self.updated
+
+
+@dataclass
+class Page:
+    """One page of ``find_page``: its documents and the cursor of the next page (None after the last)."""
+
+    docs: list[dict[str, Any]]
+    cursor: str | None = None
 
 
 @runtime_checkable
@@ -55,6 +77,25 @@ class LabelStore(Protocol):
 
     def count_labels(self, query: dict[str, Any] | None = None) -> int: ...
 
+    def find_page(
+        self, query: dict[str, Any] | None = None, *, key: str, descending: bool = False, limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:  # fmt: skip
+        """The documents matching ``query`` ordered by ``key`` then ``_id`` (missing values first, as in MongoDB;
+        last when ``descending``), at most ``limit``, after the position ``cursor`` (from the previous page)
+        names. A cursor only fits the same key and direction.
+
+        Raises:
+            ValueError: a cursor that is not one of this key and direction, or a limit outside 1..``MAX_PAGE``.
+        """
+
+    def count_values(self, field: str, query: dict[str, Any] | None = None) -> dict[Any, int]:
+        """How many documents matching ``query`` hold each value of ``field`` (each element of an array, counted
+        once per document); documents without it are left out."""
+
+    def ensure_indexes(self) -> list[str]:
+        """Create the indexes the queries need, if missing (idempotent); return their names."""
+
     def ping(self) -> bool: ...
 
     def reader(self) -> LabelStore:
@@ -67,6 +108,18 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+MONGO_INDEXES = (
+    (("problem_id", 1),),
+    (("run_id", 1),),
+    (("decision.status", 1),),
+    # the review queue: a status, then by uncertainty (margin) or age, keyset-paged on _id
+    (("decision.status", 1), ("margin", 1), ("_id", 1)),
+    (("decision.status", 1), ("created_at", 1), ("_id", 1)),
+    # a curriculum's current verifications (training snapshots, the examples of the cold-start labeler)
+    (("decision.status", 1), ("current", 1), ("curriculum", 1)),
+)
+
+
 class MongoLabelStore:
     """Label store over a pymongo ``Database`` (on Airflow, ``MongoHook(...).get_conn()[db]``)."""
 
@@ -77,10 +130,15 @@ class MongoLabelStore:
         # Datetimes come back timezone-aware (UTC), as the embedded store returns them.
         self.labels = database[LABELS].with_options(codec_options=CodecOptions(tz_aware=True))
 
-    def ensure_indexes(self) -> None:
-        self.labels.create_index([("problem_id", 1)])
-        self.labels.create_index([("run_id", 1)])
-        self.labels.create_index([("decision.status", 1)])
+    @classmethod
+    def open(cls, database: Any) -> MongoLabelStore:
+        """The store over ``database`` with its indexes ensured: how the CLI and the DAGs build it."""
+        store = cls(database)
+        store.ensure_indexes()
+        return store
+
+    def ensure_indexes(self) -> list[str]:
+        return [self.labels.create_index(list(index)) for index in MONGO_INDEXES]
 
     @staticmethod
     def _update_spec(doc: dict[str, Any], now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -116,6 +174,28 @@ class MongoLabelStore:
     def count_labels(self, query: dict[str, Any] | None = None) -> int:
         return self.labels.count_documents(query or {})
 
+    def find_page(
+        self, query: dict[str, Any] | None = None, *, key: str, descending: bool = False, limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:  # fmt: skip
+        after = _decode_cursor(cursor, key, descending, limit)
+        where = query or {}
+        if after is not None:
+            where = {"$and": [where, _after_filter(key, descending, *after)]}
+        way = -1 if descending else 1
+        docs = list(self.labels.find(where).sort([(key, way), ("_id", way)]).limit(limit + 1))
+        return _page(docs, key, descending, limit)
+
+    def count_values(self, field: str, query: dict[str, Any] | None = None) -> dict[Any, int]:
+        pipeline = [
+            {"$match": query or {}},
+            {"$project": {"v": {"$setUnion": [{"$cond": [{"$isArray": f"${field}"}, f"${field}", [f"${field}"]]}]}}},
+            {"$unwind": "$v"},
+            {"$match": {"v": {"$ne": None}}},
+            {"$group": {"_id": "$v", "n": {"$sum": 1}}},
+        ]
+        return {row["_id"]: row["n"] for row in self.labels.aggregate(pipeline)}
+
     def ping(self) -> bool:
         try:
             self.db.client.admin.command("ping")
@@ -134,6 +214,9 @@ class _ReadOnlyMongoLabelStore(MongoLabelStore):
     def upsert_labels(self, docs: list[dict[str, Any]]) -> UpsertResult:
         raise PermissionError("this label store client is read-only (readPreference secondaryPreferred)")
 
+    def ensure_indexes(self) -> list[str]:
+        raise PermissionError("this label store client is read-only (readPreference secondaryPreferred)")
+
     def reader(self) -> MongoLabelStore:
         return self
 
@@ -146,12 +229,17 @@ class EmbeddedLabelStore:
     ``decision.status`` are indexed. ``find_labels`` and ``count_labels`` take the part of MongoDB's query
     language the project uses: equality, ``$in``, ``$nin``, ``$ne``, ``$exists`` and ``$gt``/``$gte``/``$lt``/
     ``$lte`` on top-level or dotted fields holding scalars, and ``$regex`` (with ``$options`` ``imsx``; Python's
-    ``re``) on a string or an array of strings, matching when any element does. Any other query raises
-    ``ValueError`` instead of answering differently from MongoDB. ``sort`` orders by scalar or datetime fields,
-    missing ones first as in MongoDB.
+    ``re``) on a string or an array of strings, matching when any element does. A numeric part of a dotted
+    field is an array index (``candidates.0.score``). Any other query raises ``ValueError`` instead of answering
+    differently from MongoDB. ``sort`` orders by scalar or datetime fields, missing ones first as in MongoDB.
     """
 
     INDEXED = ("problem_id", "run_id", "decision.status")
+    # the review queue: a status, then by uncertainty (margin) or age, keyset-paged on _id (as MONGO_INDEXES)
+    COMPOUND: ClassVar[dict[str, tuple[str, str]]] = {
+        "labels_queue_margin": ("decision.status", "margin"),
+        "labels_queue_age": ("decision.status", "created_at"),
+    }
     BATCH = 500  # ids per IN (...): well under SQLite's limit on bound parameters
 
     def __init__(self, path: str, *, read_only: bool = False) -> None:
@@ -160,10 +248,10 @@ class EmbeddedLabelStore:
         if read_only:
             target = Path(path).resolve().as_uri() + "?mode=ro"
             self.conn = sqlite3.connect(target, uri=True, timeout=60, isolation_level=None, check_same_thread=False)
-            self.conn.create_function("mathlabel_regexp", 3, _regexp, deterministic=True)
+            self.conn.create_function("mathlabel_regexp", 3, regexp, deterministic=True)
             return
         self.conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-        self.conn.create_function("mathlabel_regexp", 3, _regexp, deterministic=True)
+        self.conn.create_function("mathlabel_regexp", 3, regexp, deterministic=True)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(
@@ -186,17 +274,23 @@ class EmbeddedLabelStore:
     def reader(self) -> EmbeddedLabelStore:
         return self if self.read_only else EmbeddedLabelStore(self.path, read_only=True)
 
-    def ensure_indexes(self) -> None:
+    def ensure_indexes(self) -> list[str]:
+        names = []
         for field in self.INDEXED:
-            name = "labels_" + field.replace(".", "_")
-            self.conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON labels ({_field_sql(field)})")
+            names.append("labels_" + field.replace(".", "_"))
+            self.conn.execute(f"CREATE INDEX IF NOT EXISTS {names[-1]} ON labels ({field_sql(field)})")
+        for name, (status, key) in self.COMPOUND.items():
+            names.append(name)
+            columns = f"{field_sql(status)}, {sort_sql(key)}, _id"
+            self.conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON labels ({columns})")
+        return names
 
     def upsert_labels(self, docs: list[dict[str, Any]]) -> UpsertResult:
         if not docs:
             return UpsertResult()
         now = _now()
         bodies = {
-            doc["_id"]: _dumps({k: v for k, v in doc.items() if k not in {"_id", "created_at"}} | {"updated_at": now})
+            doc["_id"]: dumps({k: v for k, v in doc.items() if k not in {"_id", "created_at"}} | {"updated_at": now})
             for doc in docs
         }
         with self._transaction():
@@ -214,22 +308,49 @@ class EmbeddedLabelStore:
     def get_labels(self, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for batch in _batches(list(dict.fromkeys(doc_ids)), self.BATCH):
-            found.update((row[0], _document(row)) for row in self._rows("_id IN", batch))
+            found.update((row[0], document(row)) for row in self._rows("_id IN", batch))
         return found
 
     def find_labels(
         self, query: dict[str, Any] | None = None, *, sort: Sort | None = None, limit: int = 0
     ) -> list[dict[str, Any]]:
-        where, params = _where(query or {})
-        order = [f"{_sort_sql(field)} {'ASC' if way == 1 else 'DESC'}" for field, way in _check_sort(sort or [])]
+        where, params = where_sql(query or {})
+        order = [f"{sort_sql(field)} {'ASC' if way == 1 else 'DESC'}" for field, way in _check_sort(sort or [])]
         sql = f"SELECT _id, created_at, doc FROM labels WHERE {where} ORDER BY {', '.join([*order, 'rowid'])}"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [_document(row) for row in self.conn.execute(sql, params)]
+        return [document(row) for row in self.conn.execute(sql, params)]
 
     def count_labels(self, query: dict[str, Any] | None = None) -> int:
-        where, params = _where(query or {})
+        where, params = where_sql(query or {})
         return self.conn.execute(f"SELECT count(*) FROM labels WHERE {where}", params).fetchone()[0]
+
+    def find_page(
+        self, query: dict[str, Any] | None = None, *, key: str, descending: bool = False, limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:  # fmt: skip
+        after = _decode_cursor(cursor, key, descending, limit)
+        where, params = where_sql(query or {})
+        column = sort_sql(key)
+        if after is not None:
+            clause, values = after_sql(column, descending, *after)
+            where, params = f"{where} AND {clause}", [*params, *values]
+        way = "DESC" if descending else "ASC"
+        sql = f"SELECT _id, created_at, doc FROM labels WHERE {where} ORDER BY {column} {way}, _id {way} LIMIT ?"
+        docs = [document(row) for row in self.conn.execute(sql, [*params, limit + 1])]
+        return _page(docs, key, descending, limit)
+
+    def count_values(self, field: str, query: dict[str, Any] | None = None) -> dict[Any, int]:
+        where, params = where_sql(query or {})
+        if field in COLUMNS:
+            sql = f"SELECT {field}, count(*) FROM labels WHERE {where} GROUP BY {field}"
+        else:  # json_each: the elements of an array, or the value itself; a document counts once per value
+            each = f"json_each(labels.doc, '{json_path(field)}') AS v"
+            sql = (
+                f"SELECT v.value, count(DISTINCT labels._id) FROM labels, {each} "
+                f"WHERE {where} AND v.type NOT IN ('null', 'object', 'array') GROUP BY v.value"
+            )
+        return dict(self.conn.execute(sql, params).fetchall())
 
     def ping(self) -> bool:
         try:
@@ -253,54 +374,12 @@ class EmbeddedLabelStore:
         self.conn.execute("COMMIT")
 
 
-# ------------------------------------------------------------------------------------- JSON and query helpers
-
-_COMPARISONS = MappingProxyType({"$ne": "IS NOT", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="})
-_COLUMNS = frozenset({"_id", "created_at"})  # kept in columns of their own, not in the JSON document
-_REGEX_FLAGS = MappingProxyType({"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE})
-_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+# ------------------------------------------------------------------------------------------- pages and cursors
 
 
 def _batches(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return {"$date": value.isoformat()}
-    raise TypeError(f"cannot store {type(value).__name__} in a label document")
-
-
-def _decode(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1 and "$date" in obj:
-        return datetime.fromisoformat(obj["$date"])
-    return obj
-
-
-def _dumps(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, ensure_ascii=False, default=_encode, separators=(",", ":"))
-
-
-def _document(row: tuple) -> dict[str, Any]:
-    doc_id, created_at, body = row
-    return {"_id": doc_id, "created_at": datetime.fromisoformat(created_at)} | json.loads(body, object_hook=_decode)
-
-
-def _field_sql(field: str, value: Any = None) -> str:
-    if field in _COLUMNS:
-        return field
-    if not _FIELD.fullmatch(field):
-        raise ValueError(f"label store: unsupported field name {field!r}")
-    suffix = '."$date"' if isinstance(value, datetime) else ""
-    return f"json_extract(doc, '$.{field}{suffix}')"
-
-
-def _sort_sql(field: str) -> str:
-    """A field's sort key: a datetime sorts by its ISO text, anything else by its value."""
-    if field in _COLUMNS:
-        return field
-    return f"coalesce({_field_sql(field, datetime.min)}, {_field_sql(field)})"
 
 
 def _check_sort(sort: Sort) -> Sort:
@@ -310,72 +389,58 @@ def _check_sort(sort: Sort) -> Sort:
     return list(sort)
 
 
-@lru_cache(maxsize=64)
-def _pattern(pattern: str, flags: int) -> re.Pattern[str]:
-    return re.compile(pattern, flags)
+def _value(doc: dict[str, Any], field: str) -> Any:
+    """A dotted field's value in a document (None when missing)."""
+    for part in field.split("."):
+        if isinstance(doc, list) and part.isdigit():
+            doc = doc[int(part)] if int(part) < len(doc) else None
+        elif isinstance(doc, dict):
+            doc = doc.get(part)
+        else:
+            return None
+    return doc
 
 
-def _regexp(pattern: str, flags: int, value: Any) -> bool:
-    return isinstance(value, str) and _pattern(pattern, flags).search(value) is not None
+def _encode_cursor(key: str, descending: bool, value: Any, doc_id: str) -> str:
+    text = dumps({"key": key, "descending": descending, "value": value, "_id": doc_id})
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _regex_sql(field: str, pattern: Any, options: Any) -> tuple[str, list[Any]]:
-    """``$regex``: a string field that matches, or an array with a string element that does (MongoDB's rule)."""
-    if not isinstance(pattern, str) or not isinstance(options, str) or set(options) - set(_REGEX_FLAGS):
-        raise ValueError(f"label store: $regex on {field!r} takes a string pattern and $options of {_REGEX_FLAGS!r}")
-    flags = int(sum(_REGEX_FLAGS[o] for o in set(options)))
+def _decode_cursor(cursor: str | None, key: str, descending: bool, limit: int) -> tuple[Any, str] | None:
+    """The (sort value, ``_id``) a page starts after; checks the key, the limit and that the cursor fits them."""
+    json_path(key)  # refuses a bad field name
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"label store: a page holds 1 to {MAX_PAGE} documents, not {limit}")
+    if cursor is None:
+        return None
     try:
-        _pattern(pattern, flags)
-    except re.error as exc:
-        raise ValueError(f"label store: bad $regex on {field!r}: {exc}") from exc
-    if field in _COLUMNS:
-        return f"mathlabel_regexp(?, ?, {field})", [pattern, flags]
-    _field_sql(field)  # refuses a bad field name
-    each = f"SELECT 1 FROM json_each(doc, '$.{field}') AS e WHERE e.type = 'text' AND mathlabel_regexp(?, ?, e.value)"
-    return f"EXISTS ({each})", [pattern, flags]
-
-
-def _param(field: str, value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    raise ValueError(f"label store: {field!r} can only be compared with a scalar, not {type(value).__name__}")
-
-
-def _where(query: dict[str, Any]) -> tuple[str, list[Any]]:
-    clauses, params = ["1"], []
-    for field, condition in query.items():
-        if field.startswith("$"):
-            raise ValueError(f"label store: unsupported query operator {field!r}")
-        ops = (
-            condition
-            if isinstance(condition, dict) and condition and all(k.startswith("$") for k in condition)
-            else {"$eq": condition}
+        padded = cursor + "=" * (-len(cursor) % 4)
+        position = json.loads(base64.urlsafe_b64decode(padded.encode()), object_hook=decode)
+        fits = position["key"] == key and position["descending"] is descending and isinstance(position["_id"], str)
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"label store: the cursor is not one of a page ordered by {key!r}, {'de' if descending else 'a'}scending"
         )
-        for op, value in ops.items():
-            probe = value[0] if op in {"$in", "$nin"} and value else value
-            column = _field_sql(field, probe)
-            if op == "$eq":
-                clauses.append(f"{column} IS ?")
-                params.append(_param(field, value))
-            elif op in _COMPARISONS:
-                clauses.append(f"{column} {_COMPARISONS[op]} ?")
-                params.append(_param(field, value))
-            elif op in {"$in", "$nin"}:
-                values = [_param(field, v) for v in value]
-                marks = ", ".join("?" * len(values))
-                inside = f"({column} IN ({marks}){' OR ' + column + ' IS NULL' if None in values else ''})"
-                clauses.append(inside if op == "$in" else f"NOT {inside}")
-                params.extend(values)
-            elif op == "$regex":
-                clause, values = _regex_sql(field, value, ops.get("$options", ""))
-                clauses.append(clause)
-                params.extend(values)
-            elif op == "$options" and "$regex" in ops:
-                continue
-            elif op == "$exists":
-                clauses.append(f"json_type(doc, '$.{field}') IS {'NOT ' if value else ''}NULL")
-            else:
-                raise ValueError(f"label store: unsupported query operator {op!r} on {field!r}")
-    return " AND ".join(clauses), params
+    return position["value"], position["_id"]
+
+
+def _page(docs: list[dict[str, Any]], key: str, descending: bool, limit: int) -> Page:
+    """A page of ``limit`` out of ``docs`` (``limit + 1`` read, to know whether another page follows)."""
+    if len(docs) <= limit:
+        return Page(docs)
+    last = docs[limit - 1]
+    return Page(docs[:limit], _encode_cursor(key, descending, _value(last, key), last["_id"]))
+
+
+def _after_filter(key: str, descending: bool, value: Any, doc_id: str) -> dict[str, Any]:
+    """MongoDB: the documents after (``value``, ``doc_id``) in the order of ``key`` then ``_id``; a missing value
+    sorts before any other."""
+    if not descending:
+        if value is None:
+            return {"$or": [{key: None, "_id": {"$gt": doc_id}}, {key: {"$ne": None}}]}
+        return {"$or": [{key: {"$gt": value}}, {key: value, "_id": {"$gt": doc_id}}]}
+    if value is None:
+        return {key: None, "_id": {"$lt": doc_id}}
+    return {"$or": [{key: {"$lt": value}}, {key: value, "_id": {"$lt": doc_id}}, {key: None}]}

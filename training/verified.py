@@ -1,31 +1,24 @@
-"""Verified labels: what reviewers confirmed, imported into the label store with an audit trail.
+"""Verified labels from files: what reviewers confirmed, imported into the label store with an audit trail.
 
-A verified label is a document of the ``labels`` collection with ``decision.status == "verified"`` and
-``_id = "<problem id>@verified-<digest>"``, the digest covering the problem's content, its codes and who verified
-it. Re-importing the same verification therefore finds its document and writes nothing. A different verification of
-the same problem (other codes, other text, another reviewer) becomes the ``current`` one; the earlier document stays,
-marked ``current: false`` with ``superseded_by`` and ``superseded_at`` (the audit trail).
+Each record becomes a verification through ``labeling.verification`` (as a review does): re-importing the same
+verification finds its document and writes nothing, and a different verification of the same problem supersedes the
+earlier one, which stays (the audit trail).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from posixpath import join
 from typing import Any
 
-from labeling.batch import VERIFIED_DROP as DROP
-from labeling.batch import free_key, quarantine_records, write_error
 from labeling.errors import IngestError
-from labeling.index import VERIFIED, CurriculumIndex
+from labeling.index import CurriculumIndex
 from labeling.ingest import ParsedFile, RejectedRecord
-from labeling.schemas import Problem
+from labeling.intake import VERIFIED_DROP, Filing, settled
 from labeling.validation import read_file
+from labeling.verification import verification_doc, verify_many
 from stores.errors import StoreError
 from stores.labels import LabelStore
 from stores.objects import ObjectStore
@@ -47,31 +40,6 @@ class ImportResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def verification_id(problem: Problem, content_hash: str, verified_by: str) -> str:
-    payload = {"content": content_hash, "labels": sorted(problem.labels), "verified_by": verified_by}
-    digest = hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
-    return f"{problem.id}@{VERIFIED}-{digest[:16]}"
-
-
-def verified_doc(
-    problem: Problem, *, curriculum: str, verified_by: str, source_uri: str, record: int, at: datetime
-) -> dict[str, Any]:
-    content_hash = problem.content_hash(curriculum)
-    return {
-        "_id": verification_id(problem, content_hash, verified_by),
-        "problem_id": problem.id,
-        "curriculum": curriculum,
-        "content_hash": content_hash,
-        "input": {"text": problem.text, "image": problem.image, **problem.metadata},
-        "labels": list(problem.labels),
-        "decision": {"status": VERIFIED, "reasons": [f"verified by {verified_by}"]},
-        "verification": {"by": verified_by, "source_uri": source_uri, "record": record, "at": at},
-        "current": True,
-        "superseded_by": None,
-        "superseded_at": None,
-    }
 
 
 def check_verified(parsed: ParsedFile) -> None:
@@ -120,26 +88,13 @@ def import_verified(
     for start in range(0, len(parsed.problems), BATCH):
         rows = parsed.problems[start : start + BATCH]
         docs = [
-            verified_doc(p, curriculum=index.curriculum, verified_by=who, source_uri=source_uri, record=r, at=now)
+            verification_doc(p, curriculum=index.curriculum, verified_by=who, source_uri=source_uri, record=r, at=now)
             for r, p in rows
         ]
-        existing = labels.get_labels([d["_id"] for d in docs])
-        new = [d for d in docs if d["_id"] not in existing]
-        result.unchanged += len(docs) - len(new)
-        if not new:
-            continue
-        current = labels.find_labels(
-            {"problem_id": {"$in": [d["problem_id"] for d in new]}, "decision.status": VERIFIED, "current": True}
-        )
-        replaced_by = {(d["problem_id"], d["curriculum"]): d["_id"] for d in new}
-        superseded = []
-        for old in current:
-            successor = replaced_by.get((old["problem_id"], old.get("curriculum")))
-            if successor and successor != old["_id"]:
-                superseded.append({**old, "current": False, "superseded_by": successor, "superseded_at": now})
-        labels.upsert_labels(new + superseded)
-        result.stored += len(new)
-        result.superseded += len(superseded)
+        done = verify_many(labels, docs, at=now)
+        result.stored += done.stored
+        result.unchanged += done.unchanged
+        result.superseded += done.superseded
     log.info(
         "%s: %d verified labels stored, %d unchanged, %d superseded, %d quarantined",
         name, result.stored, result.unchanged, result.superseded, result.quarantined,
@@ -152,7 +107,7 @@ def quarantine_rejected(
 ) -> str:
     """Quarantine the rejected records of a verified-label file, however it came in, as the drop folder does:
     ``quarantine/<date>/verified/<name>.rejected.<ext>`` and ``<name>.error.json`` (whose key is returned)."""
-    return quarantine_records(objects, join("verified", name), parsed, run_id, run_date, source)
+    return Filing(objects, run_id, run_date, area="verified").quarantine_records(name, parsed, source)
 
 
 # ------------------------------------------------------------------------------------------- the drop folder
@@ -175,32 +130,25 @@ def import_dropped(
     means the next run imports it again and changes nothing.
     """
     results = []
-    now = time.time()
-    for key in objects.list(DROP):
-        if settle_seconds and now - objects.modified(key) < settle_seconds:
-            log.info("%s changed in the last %.0fs; left for the next run", key, settle_seconds)
-            continue
-        name = PurePosixPath(key).relative_to(DROP).as_posix()
+    filing = Filing(objects, run_id, run_date, area="verified")
+    for key in settled(objects, objects.list(VERIFIED_DROP), settle_seconds):
+        name = PurePosixPath(key).relative_to(VERIFIED_DROP).as_posix()
         data = objects.read_bytes(key)
-        error: dict[str, Any] = {"file": name, "run_id": run_id, "source": objects.uri(key)}
-        quarantine = join("quarantine", run_date, "verified", name)
         try:
             result, parsed = import_verified(
                 name, data, labels=labels, index=index, source_uri=objects.uri(key), max_text_chars=max_text_chars
             )
         except IngestError as exc:
-            target = free_key(objects, quarantine, data)
-            write_error(objects, target, {**error, "reason": str(exc), "records": []})
-            objects.move(key, target)
-            log.error("quarantined verified-label file %s: %s", name, exc)
+            filing.quarantine(key, name, str(exc))
             results.append({"file": name, "status": "quarantined", "reason": str(exc)})
             continue
         if parsed.rejected:
-            quarantine_rejected(objects, name, parsed, run_id=run_id, run_date=run_date, source=objects.uri(key))
+            filing.quarantine_records(name, parsed)
         try:
-            objects.move(key, free_key(objects, join("processed", run_date, "verified", name), data))
+            filing.file(key, name, data)
         except StoreError as exc:  # another run moved it first; the import itself was idempotent
             log.warning("could not file %s under processed/: %s", key, exc)
         summary = {k: v for k, v in result.to_dict().items() if k != "rejected"}  # XCom: counts, not records
-        results.append({"status": "imported", **summary, "quarantine": quarantine if parsed.rejected else None})
+        quarantine = filing.quarantine_base(name) if parsed.rejected else None
+        results.append({"status": "imported", **summary, "quarantine": quarantine})
     return results

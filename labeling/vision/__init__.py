@@ -18,7 +18,7 @@ bomb, a blank page: ``check_not_blank``) with a ``PageError`` naming the file, p
 4. **Problems**: one text per problem block (its number removed), with its box, regions and OCR confidence (the
    character-weighted mean word confidence).
 
-The caller decides what a low confidence means (``labeling.review`` sends it to review).
+The caller decides what a low confidence means (``labeling.acceptance`` sends it to review).
 """
 
 from labeling.vision.detector import YoloLayout

@@ -106,6 +106,23 @@ def test_label_takes_metadata_for_problems_without_it_and_refuses_bad_values(
     assert (doc["metadata"]["school"], doc["metadata"]["grade"]) == ("중학교", 2)
 
 
+def test_one_curriculum_spelled_three_ways_labels_a_problem_once(seeded_graph, clean_objects, clean_labels, tmp_path):
+    problems = tmp_path / "set.jsonl"
+    record = {"id": "kr-1", "text": "180을 소인수분해하여 거듭제곱을 사용한 곱으로 나타내시오."}
+    problems.write_text(json.dumps(record, ensure_ascii=False))
+
+    counts = []
+    for spelling in ("kr", "kr-2022,kr-2015", " kr-2015, kr-2022"):
+        done = runner.invoke(app, ["label", str(problems), "--curriculum", spelling, "--json"])
+        assert done.exit_code == 0, done.output
+        summary = json.loads(done.stdout)
+        counts.append((summary["labeled"], summary["skipped"]))
+
+    assert counts == [(1, 0), (0, 1), (0, 1)]  # the same content hash: labeled once, then skipped
+    (doc,) = clean_labels.find_labels()
+    assert doc["curriculum"] == "kr-2022,kr-2015"
+
+
 def test_label_takes_a_page_files_metadata_sidecar_along(seeded_graph, clean_objects, clean_labels, tmp_path):
     from training.pages import generate_page
 
@@ -139,7 +156,7 @@ def _machine(problem_id: str, version: str, run_id: str, code: str, score: float
 
 def test_labels_get_shows_the_champions_label_then_the_verification_and_lists_the_other_versions(label_docs, settings):
     from labeling.schemas import Problem
-    from training.verified import verified_doc
+    from labeling.verification import verification_doc
 
     cold = settings.labeling.model_version
     label_docs.upsert_labels([
@@ -158,7 +175,7 @@ def test_labels_get_shows_the_champions_label_then_the_verification_and_lists_th
 
     problem = Problem(id="p1", text="180을 소인수분해하시오.", labels=["9수01-01"])
     at = datetime.now(UTC)
-    verification = verified_doc(problem, curriculum="kr-2022", verified_by="ann", source_uri="x", record=1, at=at)
+    verification = verification_doc(problem, curriculum="kr-2022", verified_by="ann", source_uri="x", record=1, at=at)
     label_docs.upsert_labels([verification])
     verified = get()
     assert verified["document"]["_id"] == verification["_id"] and verified["document"]["labels"] == ["9수01-01"]

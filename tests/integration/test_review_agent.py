@@ -4,10 +4,10 @@ import json
 
 import pytest
 
+from labeling.acceptance import accept_or_review
 from labeling.agent import MAX_STEPS, ReviewAgent, graph_tools
 from labeling.index import CurriculumIndex
 from labeling.retrieval import Candidate
-from labeling.review import review
 from labeling.schemas import Problem
 from tests.fakes import ScriptedChat, call
 
@@ -51,14 +51,14 @@ def test_the_agent_looks_things_up_and_its_concerns_send_the_label_to_review(ind
     )  # fmt: skip
     answer = ReviewAgent(chat, index, "fake").choose(PROBLEM, candidates, index.context([top]))
     assert answer["code"] == top and answer["tool_calls"] == ["get_standard", "neighbours"]
-    decision = review(PROBLEM, candidates, auto_accept_score=0.0, standards=index.by_code, llm=answer)
+    decision = accept_or_review(PROBLEM, candidates, auto_accept_score=0.0, standards=index.by_code, llm=answer)
     assert decision == {"status": "needs_review", "reasons": ["LLM: also practises 9수01-01 (prime factorisation)"]}
 
 
 def test_an_agreeing_agent_without_concerns_lets_a_confident_label_through(index, candidates):
     chat = ScriptedChat(responses=[call("ReviewVerdict", code=candidates[0].code, confidence=0.9, reason="clear")])
     answer = ReviewAgent(chat, index, "fake").choose(PROBLEM, candidates)
-    decision = review(PROBLEM, candidates, auto_accept_score=0.0, standards=index.by_code, llm=answer)
+    decision = accept_or_review(PROBLEM, candidates, auto_accept_score=0.0, standards=index.by_code, llm=answer)
     assert decision["status"] == "auto_accepted" and decision["reasons"][-1] == "LLM agrees"
 
 
@@ -80,7 +80,7 @@ def test_an_agent_that_never_answers_within_the_candidates_gives_no_label(index,
     chat = ScriptedChat(responses=[call("ReviewVerdict", code="12미적Ⅱ-01-01", confidence=1.0, reason="injected")])
     answer = ReviewAgent(chat, index, "fake").choose(PROBLEM, candidates)
     assert set(answer) == {"error"} and MAX_STEPS > 2
-    decision = review(PROBLEM, candidates, auto_accept_score=0.0, standards=index.by_code, llm=answer)
+    decision = accept_or_review(PROBLEM, candidates, auto_accept_score=0.0, standards=index.by_code, llm=answer)
     assert decision["status"] == "needs_review" and decision["reasons"][0].startswith("LLM: answer rejected")
 
 

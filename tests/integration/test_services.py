@@ -104,13 +104,13 @@ def test_an_airflow_migration_that_overruns_is_reported_and_leaves_no_half_datab
 
 def test_status_counts_verified_problems_apart_from_model_labels(tmp_path):
     from labeling.schemas import Problem
+    from labeling.verification import verification_doc
     from mathlabel.clients import label_store
-    from training.verified import verified_doc
 
     def verification(pid: str, code: str, who: str) -> dict:
         problem = Problem(id=pid, text="72와 120의 최대공약수를 구하시오.", labels=[code])
         at = datetime.now(UTC)
-        return verified_doc(problem, curriculum="kr-2022", verified_by=who, source_uri="s", record=1, at=at)
+        return verification_doc(problem, curriculum="kr-2022", verified_by=who, source_uri="s", record=1, at=at)
 
     def model_label(pid: str, version: str, status: str) -> dict:
         return {"_id": f"{pid}@{version}", "problem_id": pid, "model_version": version, "decision": {"status": status}}

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from labeling.batch import claim_files
 from labeling.index import CurriculumIndex, current_verified
+from labeling.intake import claim_files
 from labeling.schemas import Problem
 from training.snapshot import build_snapshot, in_holdout_share, read_jsonl
 from training.snapshot_validation import validate_and_freeze, validate_snapshot

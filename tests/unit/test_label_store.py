@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from labeling.documents import review_queue
 from stores.labels import EmbeddedLabelStore, MongoLabelStore
 
 
@@ -28,8 +29,7 @@ def store(request, tmp_path):
 
     client = MongoClient(uri, serverSelectionTimeoutMS=5000)
     name = f"mathlabel_test_{uuid.uuid4().hex[:8]}"
-    store = MongoLabelStore(client[name])
-    store.ensure_indexes()
+    store = MongoLabelStore.open(client[name])  # as the CLI and the DAGs build it: indexes ensured
     yield store
     client.drop_database(name)
 
@@ -143,3 +143,125 @@ def test_the_reader_reads_and_refuses_writes(store):
     with pytest.raises(Exception, match=r"read-only|readonly"):
         reader.upsert_labels([doc("p2", "x")])
     assert store.count_labels() == 1
+
+
+def _indexes(store) -> set[str]:
+    if isinstance(store, EmbeddedLabelStore):
+        rows = store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'labels'")
+        return {name for (name,) in rows if not name.startswith("sqlite_autoindex")}
+    return set(store.labels.index_information()) - {"_id_"}
+
+
+def test_ensure_indexes_is_idempotent_and_covers_the_review_queue(store):
+    store.upsert_labels([doc("p1", "x")])
+    first = store.ensure_indexes()
+    assert store.ensure_indexes() == first and _indexes(store) == set(first)
+    assert len(first) == len(set(first)) >= 5
+    assert store.count_labels() == 1
+
+
+def test_a_numeric_part_of_a_field_is_an_array_index(store):
+    store.upsert_labels([doc("a", "x", candidates=[{"score": 0.9}, {"score": 0.1}]), doc("b", "x", candidates=[]),
+                         doc("c", "x", candidates=[{"score": 0.3}])])  # fmt: skip
+    assert sorted(d["problem_id"] for d in store.find_labels({"candidates.0.score": {"$gte": 0.2}})) == ["a", "c"]
+    assert [d["problem_id"] for d in store.find_labels({"candidates.1.score": {"$lt": 0.5}})] == ["a"]
+
+
+def _walk(store, query, **options) -> list[str]:
+    """Every page of ``find_page``, checking that each but the last is full."""
+    ids, cursor = [], None
+    while True:
+        page = store.find_page(query, cursor=cursor, **options)
+        ids += [d["problem_id"] for d in page.docs]
+        if page.cursor is None:
+            return ids
+        assert len(page.docs) == options["limit"]
+        cursor = page.cursor
+
+
+def test_pages_walk_every_document_once_in_order_with_missing_values_first(store):
+    margins = {"a": 0.3, "b": None, "c": 0.1, "d": 0.3, "e": None, "f": 0.0, "g": 0.1}
+    store.upsert_labels([doc(p, "x", **({} if m is None else {"margin": m})) for p, m in margins.items()])
+    assert _walk(store, {}, key="margin", limit=2) == ["b", "e", "f", "c", "g", "a", "d"]
+    assert _walk(store, {}, key="margin", descending=True, limit=3) == ["d", "a", "g", "c", "f", "e", "b"]
+    assert _walk(store, {"margin": {"$gte": 0.1}}, key="margin", limit=1) == ["c", "g", "a", "d"]
+    assert _walk(store, {}, key="margin", limit=7) == ["b", "e", "f", "c", "g", "a", "d"]  # one full page, no more
+
+
+def test_a_cursor_only_fits_its_own_order_and_pages_are_bounded(store):
+    store.upsert_labels([doc(p, "x", margin=0.5) for p in "abc"])
+    cursor = store.find_page({}, key="margin", limit=1).cursor
+    assert cursor and store.find_page({}, key="margin", limit=1, cursor=cursor).docs[0]["problem_id"] == "b"
+    for options in ({"key": "created_at"}, {"key": "margin", "descending": True}):
+        with pytest.raises(ValueError, match="cursor"):
+            store.find_page({}, limit=1, cursor=cursor, **options)
+    with pytest.raises(ValueError, match="cursor"):
+        store.find_page({}, key="margin", limit=1, cursor="not-a-cursor")
+    with pytest.raises(ValueError, match="page holds"):
+        store.find_page({}, key="margin", limit=0)
+
+
+def test_values_are_counted_once_per_document(store):
+    store.upsert_labels([
+        doc("a", "x", decision={"status": "needs_review", "reason_kinds": ["low_score", "llm_concern", "llm_concern"]}),
+        doc("b", "x", decision={"status": "needs_review", "reason_kinds": ["low_score"]}),
+        doc("c", "x", decision={"status": "auto_accepted", "reason_kinds": ["confident"]}),
+        doc("d", "x", decision={"status": "needs_review", "reason_kinds": []}),
+    ])  # fmt: skip
+    review = {"decision.status": "needs_review"}
+    assert store.count_values("decision.reason_kinds", review) == {"low_score": 2, "llm_concern": 1}
+    assert store.count_values("decision.status") == {"needs_review": 3, "auto_accepted": 1}
+    assert store.count_values("run_id", {"problem_id": "a"}) == {"r1": 1}
+
+
+def _machine(problem_id: str, margin: float, score: float, *kinds: str, day: int = 1, **extra) -> dict:
+    return doc(problem_id, "9수01-01", margin=margin, candidates=[{"code": "9수01-01", "score": score}],
+               decision={"status": "needs_review", "reason_kinds": list(kinds)}, curriculum="kr-2022",
+               at=datetime(2025, 1, day, tzinfo=UTC)) | extra  # fmt: skip
+
+
+def test_the_review_queue_filters_orders_by_uncertainty_and_counts_reasons(store):
+    page = {"page": {"page": 1, "crop": "c.png"}, "ocr": {"confidence": 0.7}}
+    store.upsert_labels([
+        _machine("sure", 0.6, 0.9, "metadata_conflict"),
+        _machine("torn", 0.01, 0.5, "low_score", "llm_disagrees"),
+        _machine("page", 0.2, 0.4, "low_score", "low_ocr_confidence", input=page),
+        _machine("other-run", 0.0, 0.3, "low_score", run_id="r2"),
+        _machine("english", 0.0, 0.3, "low_score", curriculum="us-ccss"),
+        _machine("reviewed", 0.0, 0.3, "low_score", current=False),  # superseded by a verification
+        doc("fine", "x", margin=0.0, decision={"status": "auto_accepted", "reason_kinds": ["confident"]}),
+    ])  # fmt: skip
+
+    def ids(**filters):
+        return [d["problem_id"] for d in review_queue(store, counts=False, **filters).docs]
+
+    assert ids(curriculum="kr-2022", run_id="r1") == ["torn", "page", "sure"]
+    assert ids(curriculum="kr-2022", reason="low_score") == ["other-run", "torn", "page"]
+    assert ids(curriculum="kr-2022", source="page") == ["page"]
+    assert ids(curriculum="kr-2022", source="text", min_score=0.45) == ["torn", "sure"]
+    assert ids(max_score=0.4, run_id="r1", curriculum="kr-2022") == ["page"]
+    assert ids(status=None, run_id="r1", curriculum="kr-2022") == ["torn", "page", "sure"]
+    assert ids(status="auto_accepted") == ["fine"]
+    queue = review_queue(store, curriculum="kr-2022", reason="low_score", limit=2)
+    assert queue.total == 3 and len(queue.docs) == 2 and queue.cursor
+    assert queue.reasons == {"low_score": 3, "llm_disagrees": 1, "low_ocr_confidence": 1, "metadata_conflict": 1}
+    rest = review_queue(store, curriculum="kr-2022", reason="low_score", limit=2, cursor=queue.cursor)
+    assert [d["problem_id"] for d in rest.docs] == ["page"] and rest.cursor is None
+    with pytest.raises(ValueError, match="source"):
+        review_queue(store, source="scan")
+    with pytest.raises(ValueError, match="order"):
+        review_queue(store, order="random")
+
+
+def test_the_review_queue_by_age_takes_the_oldest_or_the_newest_first(store):
+    store.upsert_labels([_machine("first", 0.5, 0.5)])
+    if isinstance(store, EmbeddedLabelStore):  # created_at is the store's clock, to the second: set it apart
+        store.conn.execute("UPDATE labels SET created_at = '2020-01-01T00:00:00+00:00'")
+    else:
+        store.labels.update_many({}, {"$set": {"created_at": datetime(2020, 1, 1, tzinfo=UTC)}})
+    store.upsert_labels([_machine("second", 0.1, 0.5), _machine("third", 0.9, 0.5)])
+    oldest = [d["problem_id"] for d in review_queue(store, order="oldest").docs]
+    assert oldest[0] == "first" and set(oldest[1:]) == {"second", "third"}
+    newest = review_queue(store, order="newest", limit=1)
+    following = review_queue(store, order="newest", limit=2, cursor=newest.cursor)
+    assert [d["problem_id"] for d in newest.docs + following.docs][-1] == "first" and following.cursor is None

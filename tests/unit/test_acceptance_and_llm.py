@@ -1,12 +1,12 @@
-"""The reviewing rules, and the LLM step driven by LangChain's fake chat model scripting tool calls."""
+"""The automatic acceptance rules and the kinds of their reasons; the LLM step driven by LangChain's fake chat model."""
 
 import json
 
 import pytest
 
+from labeling.acceptance import OTHER, accept_or_review, reason_kinds
 from labeling.llm import LLMJudge, choice_schema, prompt
 from labeling.retrieval import Candidate
-from labeling.review import review
 from labeling.schemas import Problem
 from tests.fakes import ScriptedChat, call
 
@@ -32,13 +32,15 @@ def problem(**metadata) -> Problem:
 
 
 def test_a_confident_label_that_fits_the_metadata_is_auto_accepted():
-    decision = review(problem(school="중학교", grade=1), CANDIDATES, auto_accept_score=0.6, standards=STANDARDS)
+    decision = accept_or_review(
+        problem(school="중학교", grade=1), CANDIDATES, auto_accept_score=0.6, standards=STANDARDS
+    )
     assert decision["status"] == "auto_accepted"
 
 
 def test_every_concern_is_a_reason_for_review():
     low = [Candidate(c.code, c.text, 0.4, c.curriculum) for c in CANDIDATES]
-    decision = review(problem(school="초등학교", grade=3), low, auto_accept_score=0.6, standards=STANDARDS,
+    decision = accept_or_review(problem(school="초등학교", grade=3), low, auto_accept_score=0.6, standards=STANDARDS,
                       llm={"code": "9수01-02", "reason": "GCD"})  # fmt: skip
     reasons = " | ".join(decision["reasons"])
     assert decision["status"] == "needs_review"
@@ -49,7 +51,7 @@ def test_every_concern_is_a_reason_for_review():
 
 def test_a_label_the_record_contradicts_goes_to_review_with_the_disagreement():
     record = problem(school="중학교", grade=1).model_copy(update={"labels": ["9수01-02"]})
-    decision = review(record, CANDIDATES, auto_accept_score=0.6, standards=STANDARDS)
+    decision = accept_or_review(record, CANDIDATES, auto_accept_score=0.6, standards=STANDARDS)
     assert decision == {
         "status": "needs_review",
         "reasons": ["the record's labels say 9수01-02; the model chose 9수01-01"],
@@ -66,7 +68,7 @@ def test_a_label_the_record_contradicts_goes_to_review_with_the_disagreement():
 )
 def test_provided_labels_are_compared_within_the_target_curricula(provided, agrees):
     record = problem(school="중학교", grade=1).model_copy(update={"labels": provided})
-    decision = review(record, CANDIDATES, auto_accept_score=0.6, standards=STANDARDS)
+    decision = accept_or_review(record, CANDIDATES, auto_accept_score=0.6, standards=STANDARDS)
     assert decision["status"] == ("needs_review" if agrees is False else "auto_accepted")
     assert ("the record's labels agree (9수01-01)" in decision["reasons"]) is bool(agrees)
     if agrees is False:
@@ -74,15 +76,41 @@ def test_provided_labels_are_compared_within_the_target_curricula(provided, agre
 
 
 def test_a_code_missing_from_the_graph_is_flagged():
-    decision = review(problem(), CANDIDATES, auto_accept_score=0.6, standards={})
+    decision = accept_or_review(problem(), CANDIDATES, auto_accept_score=0.6, standards={})
     assert "not a standard of the target curriculum" in decision["reasons"][0]
+
+
+def test_every_reason_the_rules_give_has_a_kind_a_review_queue_can_filter_by():
+    wrong_grade = problem(school="초등학교", grade=3).model_copy(update={"labels": ["9수01-02"]})
+    low = [Candidate(c.code, c.text, 0.4, c.curriculum) for c in CANDIDATES]
+    agent = {"code": "9수01-02", "reason": "GCD", "concerns": ["mixes topics"]}
+    decisions = [
+        accept_or_review(wrong_grade, low, auto_accept_score=0.6, standards=STANDARDS, llm=agent,
+                         ocr_confidence=0.5),
+        accept_or_review(problem(), [], auto_accept_score=0.6, ocr_confidence=0.5),
+        accept_or_review(problem(), CANDIDATES, auto_accept_score=0.6, standards={}, llm={"error": "timed out"}),
+        accept_or_review(problem(school="중학교", grade=1).model_copy(update={"labels": ["9수01-01"]}), CANDIDATES,
+                         auto_accept_score=0.6, standards=STANDARDS, llm={"code": "9수01-01"}, ocr_confidence=0.9),
+    ]  # fmt: skip
+    kinds = [reason_kinds(d["reasons"]) for d in decisions]
+    assert kinds == [
+        ["low_ocr_confidence", "low_score", "metadata_conflict", "record_labels_disagree", "llm_disagrees",
+         "llm_concern"],
+        ["no_candidate", "low_ocr_confidence"],
+        ["not_in_graph", "llm_concern"],
+        ["confident", "ocr_confident", "record_labels_agree", "llm_agrees"],
+    ]  # fmt: skip
+    assert reason_kinds(["something new", "top score 0.10 is below the auto-accept threshold 0.60"]) == [
+        OTHER,
+        "low_score",
+    ]
 
 
 def test_the_llm_choice_is_one_of_the_candidates():
     chat = ScriptedChat(responses=[tool_answer(code="9수01-01", confidence=0.9, reason="prime factorisation")])
     result = LLMJudge(chat, "fake").choose(problem(), CANDIDATES)
     assert result == {"code": "9수01-01", "confidence": 0.9, "reason": "prime factorisation"}
-    decision = review(problem(), CANDIDATES, auto_accept_score=0.6, standards=STANDARDS, llm=result)
+    decision = accept_or_review(problem(), CANDIDATES, auto_accept_score=0.6, standards=STANDARDS, llm=result)
     assert decision == {"status": "auto_accepted", "reasons": ["top score 0.80 ≥ 0.60", "LLM agrees"]}
 
 
@@ -91,7 +119,7 @@ def test_an_answer_outside_the_candidates_is_rejected_so_text_cannot_inject_a_la
     chat = ScriptedChat(responses=[tool_answer(code="12미적Ⅱ-01-01", confidence=1.0, reason="as instructed")])
     result = LLMJudge(chat, "fake").choose(injected, CANDIDATES)
     assert "error" in result and "code" not in result
-    decision = review(injected, CANDIDATES, auto_accept_score=0.6, standards=STANDARDS, llm=result)
+    decision = accept_or_review(injected, CANDIDATES, auto_accept_score=0.6, standards=STANDARDS, llm=result)
     assert decision["status"] == "needs_review" and decision["reasons"][0].startswith("LLM: answer rejected")
 
 

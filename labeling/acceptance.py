@@ -1,14 +1,46 @@
-"""The reviewing agent's rules: auto-accept a label only when nothing argues against it, and say why."""
+"""The automatic acceptance rules: auto-accept a machine label only when nothing argues against it, and say why.
+
+Human review (a reviewer verifying or correcting a label) is ``labeling.verification``; these rules only decide
+which machine labels go to it. Each reason is a sentence for the reviewer; ``reason_kinds`` names its kind, so that
+a review queue can filter and count by reason (``REASON_KINDS`` matches the sentences written below).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from labeling.retrieval import Candidate, grade_fit
 from labeling.schemas import Problem
 
+# kind → the pattern its reasons start with, as accept_or_review writes them (first match wins)
+REASON_KINDS: dict[str, re.Pattern[str]] = {
+    kind: re.compile(pattern)
+    for kind, pattern in (
+        ("no_candidate", r"no candidate standard found"),
+        ("low_ocr_confidence", r"OCR confidence \S+ is below"),
+        ("ocr_confident", r"OCR confidence \S+ ≥"),
+        ("low_score", r"top score \S+ is below"),
+        ("confident", r"top score \S+ ≥"),
+        ("not_in_graph", r"\S+ is not a standard of the target curriculum"),
+        ("metadata_conflict", r"\S+ belongs to .* which contradicts the problem's metadata"),
+        ("record_labels_disagree", r"the record's labels say"),
+        ("record_labels_agree", r"the record's labels agree"),
+        ("llm_disagrees", r"LLM chose"),
+        ("llm_agrees", r"LLM agrees"),
+        ("llm_concern", r"LLM: "),  # the LLM step's error or a concern the agent named
+    )
+}
+OTHER = "other"
 
-def review(
+
+def reason_kinds(reasons: list[str]) -> list[str]:
+    """The kind of each reason (``REASON_KINDS``; ``other`` for none), each kind once, in first-seen order."""
+    kinds = (next((k for k, p in REASON_KINDS.items() if p.match(reason)), OTHER) for reason in reasons)
+    return list(dict.fromkeys(kinds))
+
+
+def accept_or_review(
     problem: Problem,
     candidates: list[Candidate],
     *,
