@@ -95,6 +95,17 @@ def _run(context):
     return LabelingRun(get_settings(), context["run_id"], RunParams.from_params(context["params"]), build_stores())
 
 
+def _checked(run):
+    """The run, its Params checked: bad metadata Params fail it before anything is claimed, and without retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        run.check()
+    except ValueError as exc:
+        raise AirflowFailException(str(exc)) from exc
+    return run
+
+
 @dag(
     dag_id="batch_labeling",
     schedule=drop_folder_schedule(),
@@ -121,14 +132,7 @@ def _run(context):
 def batch_labeling():
     @task
     def claim() -> list[str]:
-        run = _run(get_current_context())
-        try:  # bad metadata Params fail the run here, before anything is claimed, and without retries
-            run.check()
-        except ValueError as exc:
-            from airflow.sdk.exceptions import AirflowFailException
-
-            raise AirflowFailException(str(exc)) from exc
-        keys = run.claim()
+        keys = _checked(_run(get_current_context())).claim()
         print(f"claimed {len(keys)} file(s): {keys}")
         return keys
 

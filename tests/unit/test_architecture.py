@@ -31,7 +31,7 @@ MAY_IMPORT = {
 }
 # A task body is a few lines over the packages (imports and the docstring aside, nested statements counted).
 MAX_TASK_STATEMENTS = 5
-THIN_DAGS = ["curriculum_graph_seed.py", "nightly_retraining.py"]
+THIN_DAGS = ["batch_labeling.py", "curriculum_graph_seed.py", "nightly_retraining.py"]
 
 
 def _module(path: Path) -> str:
