@@ -13,11 +13,12 @@ DEB_PACKAGES := libgomp1 fonts-nanum tesseract-ocr tesseract-ocr-kor poppler-uti
 ENV_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
 STAMP    := $(VENV)/.installed-$(ENV_HASH)
 
-.PHONY: help run test install deb lint format lock clean down airflow-ui
+.PHONY: help run test test-fast install deb lint format lock clean down airflow-ui
 
 help:
 	@echo "make run    - install, start the embedded stack, seed the curricula, label the sample set through Airflow"
 	@echo "make test   - install and run the whole test suite"
+	@echo "make test-fast - the edit loop: unit, data and model tests; no services, OCR or YOLO"
 	@echo "make airflow-ui [PORT=8080] - the Airflow UI over the embedded stack, on 127.0.0.1"
 	@echo "make down   - stop the embedded services (data stays in var/)"
 	@echo "make clean  - stop the services and remove var/"
@@ -53,6 +54,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The edit loop: no server, OCR engine, YOLO or moto (the integration-marked tests of these folders are left out);
+# the data suites run Great Expectations.
+test-fast: install
+	$(BIN)/python -m pytest tests/unit tests/data tests/model -m "not integration"
 
 lint: install
 	$(BIN)/ruff check .

@@ -89,14 +89,3 @@ def test_page_files_are_checked_before_they_are_read():
         check_not_blank("grey.jpg", open_image("grey.jpg", _png(grey, "JPEG")))
     large = open_image("big.png", _png(Image.new("RGB", (4000, 3000), "white")))
     assert max(large.size) == 2400  # pages are read at a working size
-
-
-def test_a_corrupt_image_is_refused_even_after_ultralytics_wrapped_pillow(monkeypatch):
-    """Ultralytics replaces Image.open with a wrapper that, on an unidentified image, reaches for a HEIF plugin that
-    is not installed: the file must still be refused as unreadable, not crash the batch or try to install."""
-    monkeypatch.setenv("YOLO_AUTOINSTALL", "false")
-    monkeypatch.setenv("YOLO_OFFLINE", "1")
-    import ultralytics.utils.patches  # noqa: F401  (installs the wrapper)
-
-    with pytest.raises(PageError, match=r"not a readable PNG or JPEG image \(cannot identify image file\)"):
-        open_image("corrupt.png", b"\x89PNG\r\n\x1a\n this is not an image")

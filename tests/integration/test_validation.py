@@ -1,8 +1,11 @@
 """The problem-record suite's Great Expectations context: built once per process, shared by every suite."""
 
 import great_expectations as gx
+import pytest
 
 from labeling.validation import ProblemSuite
+
+pytestmark = pytest.mark.integration
 
 
 def test_two_suites_validate_through_one_context_built_once(monkeypatch):
