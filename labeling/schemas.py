@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -90,8 +91,9 @@ class Problem(BaseModel):
         return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
     def query_text(self) -> str:
-        """What the retriever reads: the text plus the unit name the content team gave, if any."""
-        return " ".join(part for part in (self.text, self.unit) if part)
+        """What the retriever reads: the text, without the number it is printed under, plus the unit name the content
+        team gave, if any."""
+        return " ".join(part for part in (strip_problem_number(self.text or ""), self.unit) if part)
 
     def with_defaults(self, defaults: dict[str, Any]) -> Problem:
         """This problem with ``defaults`` (``metadata_defaults``) filling the metadata it does not give; as it is
@@ -103,6 +105,18 @@ class Problem(BaseModel):
             return Problem.model_validate({**self.model_dump(), **update})
         except ValueError:
             return self
+
+
+# A problem's printed number: "1. ", "12) ", "(2) ", "① ", "문제 3. ", "Q4: ". Not "1.5 L" (no space after the dot)
+# nor a ratio "3 : 4".
+_PROBLEM_NUMBER = re.compile(
+    r"^\s*(?:(?:문제|문항)\s*)?(?:\d{1,3}[.)]\s+|\(\d{1,3}\)\s*|[①-⑳]\s*)|^\s*Q\d{1,3}[.:)]?\s+"
+)
+
+
+def strip_problem_number(text: str) -> str:
+    """``text`` without the number a worksheet prints before a problem (the page reader removes it from pages)."""
+    return _PROBLEM_NUMBER.sub("", text, count=1)
 
 
 def metadata_defaults(school: str | None = None, grade: int | str | None = None, course: str | None = None) -> dict:

@@ -72,10 +72,6 @@ def test_full_width_digits_and_signs_do_not_change_the_candidates(index, records
 
 # Measured on the sample: 6 to 12 of the 109 problems get other top-5 candidates, and with "(2) " one problem another
 # first candidate (the one-character word "2" matches standards' documents).
-@pytest.mark.xfail(
-    strict=True,
-    reason="a number before the text reaches the tokens (problem files; the page reader strips it)",
-)
 @pytest.mark.parametrize("number", ["1. ", "(2) ", "① "])
 def test_a_problem_number_before_the_text_does_not_change_the_candidates(index, records, number):
     assert codes(index, read(with_text(records, lambda t: number + t))) == codes(index, read(records))

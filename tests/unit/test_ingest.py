@@ -4,6 +4,7 @@ import pytest
 
 from labeling.errors import IngestError
 from labeling.ingest import parse_file
+from labeling.schemas import Problem
 
 
 def test_csv_in_utf8_and_cp949_read_the_same():
@@ -53,3 +54,19 @@ def test_metadata_defaults_are_checked_and_fill_only_what_a_problem_lacks():
     assert Problem(id="r", text="t", school="초등학교").with_defaults({"grade": 5}).grade == 5
     assert Problem(id="s", text="t", school="중학교").with_defaults({"grade": 5}).grade is None  # invalid: left as is
 
+
+@pytest.mark.parametrize(
+    ("text", "query"),
+    [
+        ("1. 다음을 계산하시오.", "다음을 계산하시오."),
+        ("(2) 다음을 계산하시오.", "다음을 계산하시오."),
+        ("① 다음을 계산하시오.", "다음을 계산하시오."),
+        ("문제 12) 다음을 계산하시오.", "다음을 계산하시오."),
+        ("Q4: What is 3 + 4?", "What is 3 + 4?"),
+        ("1.5 L of water", "1.5 L of water"),
+        ("3 : 4의 비를 구하시오.", "3 : 4의 비를 구하시오."),
+        ("10 apples", "10 apples"),
+    ],
+)
+def test_the_retriever_reads_a_problem_without_its_printed_number(text, query):
+    assert Problem(id="p", text=text).query_text() == query
