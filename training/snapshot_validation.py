@@ -9,6 +9,7 @@ freezes a candidate hold-out only when the snapshot passes.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -88,6 +89,19 @@ def verified_needed(min_holdout: int, holdout_share: float) -> int:
     return math.ceil(min_holdout / holdout_share)
 
 
+@functools.cache
+def _snapshot_batches():
+    """The whole-dataframe batch definition of snapshots, in the process's one Great Expectations context."""
+    from labeling.validation import ge_context
+
+    return (
+        ge_context()
+        .data_sources.add_pandas("snapshot")
+        .add_dataframe_asset("train")
+        .add_batch_definition_whole_dataframe("all")
+    )
+
+
 def validate_snapshot(
     train: list[dict[str, Any]],
     holdout: list[dict[str, Any]],
@@ -99,19 +113,9 @@ def validate_snapshot(
     manifest: dict[str, Any] | None = None,
 ) -> SnapshotReport:
     """Run the suite on a snapshot's rows; ``manifest`` (the snapshot's) lets a failure say how much to add."""
-    import os
-
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    batch_definition = (
-        context.data_sources.add_pandas("snapshot")
-        .add_dataframe_asset("train")
-        .add_batch_definition_whole_dataframe("all")
-    )
+    batch_definition = _snapshot_batches()
     x = gx.expectations
     checks = {
         "non-empty text": x.ExpectColumnValuesToNotBeNull(column="text"),
