@@ -1,6 +1,6 @@
 """Adapters to the outside world behind small interfaces; each takes an injected client."""
 
-from stores.errors import StoreError
+from stores.errors import LabelNotFound, StoreError, VersionConflict
 from stores.graph import FalkorGraphStore, GraphStore, Neo4jGraphStore
 from stores.labels import EmbeddedLabelStore, LabelStore, MongoLabelStore, UpsertResult
 from stores.objects import LocalObjectStore, ObjectStore, S3ObjectStore
@@ -9,6 +9,7 @@ __all__ = [
     "EmbeddedLabelStore",
     "FalkorGraphStore",
     "GraphStore",
+    "LabelNotFound",
     "LabelStore",
     "LocalObjectStore",
     "MongoLabelStore",
@@ -17,4 +18,5 @@ __all__ = [
     "S3ObjectStore",
     "StoreError",
     "UpsertResult",
+    "VersionConflict",
 ]

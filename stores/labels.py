@@ -1,7 +1,11 @@
 """Label store: a MongoDB replica set in production, one SQLite file on disk as the embedded default.
 
 Label documents are keyed by ``_id = "<problem id>@<model version>"``: every write is an upsert on that key,
-so re-running a run changes nothing. ``find_page`` reads a query's documents a page at a time, in the order of one
+so re-running a run writes the same documents again. Each document has a ``version``: 1 when first written, one more
+on every later write. ``update_label`` writes only when the stored version is the one the caller read (optimistic
+concurrency: two reviewers never overwrite each other silently) and can append an event to ``label_events``, the
+append-only audit trail, with it. Opening a store gives documents written before versions their ``version`` and
+``problem_key``, once. ``find_page`` reads a query's documents a page at a time, in the order of one
 field, with an opaque cursor (keyset pagination: the last page's sort value and ``_id``), which the review queue uses.
 """
 
@@ -19,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from stores.errors import LabelNotFound, VersionConflict
 from stores.sqlite_query import (
     COLUMNS,
     after_sql,
@@ -27,6 +32,7 @@ from stores.sqlite_query import (
     dumps,
     field_sql,
     json_path,
+    param,
     regexp,
     sort_sql,
     where_sql,
@@ -35,6 +41,9 @@ from stores.sqlite_query import (
 log = logging.getLogger(__name__)
 
 LABELS = "labels"
+EVENTS = "label_events"  # the audit trail: append-only, one event per review, ``_id = "<label _id>#v<version>"``
+SCHEMA_VERSION = 1  # an embedded store's PRAGMA user_version once every document has a version and a problem_key
+MANAGED = frozenset({"_id", "created_at", "updated_at", "version"})  # set by the store, never by ``update_label``
 Sort = list[tuple[str, int]]
 MAX_PAGE = 1000
 
@@ -62,7 +71,33 @@ class LabelStore(Protocol):
     """What the pipeline and the CLI need of the label store."""
 
     def upsert_labels(self, docs: list[dict[str, Any]]) -> UpsertResult:
-        """Insert or replace label documents by ``_id``; ``created_at`` survives replacement."""
+        """Insert or replace label documents by ``_id``; ``created_at`` survives replacement. A new document gets
+        ``version`` 1, a replaced one its stored version plus one (a ``version`` in ``docs`` is ignored)."""
+
+    def update_label(
+        self, doc_id: str, changes: dict[str, Any], *, expected_version: int | None, event: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Set the top-level fields of ``changes`` (whole values) on one document, with ``version`` plus one and
+        ``updated_at``, if its stored version is ``expected_version`` (None: whatever it is); return the document as
+        written. With ``event``, append it to the audit trail as ``_id = "<doc_id>#v<new version>"`` with ``doc_id``
+        and ``version`` (and ``at``, the update's time, unless it has one): on SQLite in the update's transaction,
+        on MongoDB right after it.
+
+        Raises:
+            LabelNotFound: no document has ``doc_id``.
+            VersionConflict: the stored version is another; its ``current`` is the stored document.
+            ValueError: ``changes`` sets a field the store manages (``MANAGED``), a dotted or ``$`` field.
+        """
+
+    def append_events(self, events: list[dict[str, Any]]) -> int:
+        """Append audit events (each with ``_id`` and ``doc_id``; ``at`` defaults to now), skipping those whose
+        ``_id`` is stored already; return how many were new. Events are never updated or deleted."""
+
+    def events_for(self, doc_ids: list[str]) -> list[dict[str, Any]]:
+        """The audit events of these label documents, oldest first (by ``at``, then ``version``)."""
+
+    def count_events(self, query: dict[str, Any] | None = None) -> int:
+        """How many audit events match ``query`` (the query language of ``find_labels``)."""
 
     def get_label(self, doc_id: str) -> dict[str, Any] | None: ...
 
@@ -101,15 +136,35 @@ class LabelStore(Protocol):
     def reader(self) -> LabelStore:
         """A read-only view for bulk reads (training snapshots): MongoDB reads with readPreference
         ``secondaryPreferred`` (a replica-set secondary when there is one, never loading the primary); the
-        embedded store opens its file read-only. Writes through it fail."""
+        embedded store opens its file read-only. Writes through it (audit events too) raise ``PermissionError``."""
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+def _check_changes(changes: dict[str, Any]) -> None:
+    for field in changes:
+        if field in MANAGED or not field or "." in field or field.startswith("$"):
+            raise ValueError(f"label store: update_label sets whole top-level fields, not {field!r}")
+
+
+def _events(events: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """The events to append, each checked to have an ``_id`` and a ``doc_id``, with ``at`` now when missing."""
+    for event in events:
+        if not isinstance(event.get("_id"), str) or not isinstance(event.get("doc_id"), str):
+            raise ValueError(f"label store: an audit event needs a string _id and doc_id, not {event!r}")
+    return [event if event.get("at") is not None else {**event, "at": now} for event in events]
+
+
+def _update_event(event: dict[str, Any], doc_id: str, version: int, now: datetime) -> dict[str, Any]:
+    """The audit event of version ``version`` of ``doc_id``: its ``_id`` makes appending it twice a no-op."""
+    return {"at": now, **event, "_id": f"{doc_id}#v{version}", "doc_id": doc_id, "version": version}
+
+
 MONGO_INDEXES = (
     (("problem_id", 1),),
+    (("problem_key", 1),),
     (("run_id", 1),),
     (("decision.status", 1),),
     # the review queue: a status, then by uncertainty (margin) or age, keyset-paged on _id
@@ -120,8 +175,34 @@ MONGO_INDEXES = (
 )
 
 
+# The problem_key of a document from before problem keys (MongoDB 4.2's pipeline update), as
+# labeling.schemas.stored_problem_key computes it: "<batch_id>#<problem_id>" when it has a batch_id that its
+# problem_id does not start with already (page ids: "scan.pdf#p1-2"), else problem_id.
+_PREFIX = {"$concat": [{"$toString": {"$ifNull": ["$batch_id", ""]}}, "#"]}
+_MONGO_PROBLEM_KEY = [
+    {
+        "$set": {
+            "problem_key": {
+                "$cond": [
+                    {
+                        "$and": [
+                            {"$ne": [{"$ifNull": ["$batch_id", ""]}, ""]},
+                            {"$ne": [{"$indexOfCP": [{"$toString": {"$ifNull": ["$problem_id", ""]}}, _PREFIX]}, 0]},
+                        ]
+                    },
+                    {"$concat": [_PREFIX, {"$toString": "$problem_id"}]},
+                    "$problem_id",
+                ]
+            }
+        }
+    }
+]
+
+
 class MongoLabelStore:
-    """Label store over a pymongo ``Database`` (on Airflow, ``MongoHook(...).get_conn()[db]``)."""
+    """Label store over a pymongo ``Database`` (on Airflow, ``MongoHook(...).get_conn()[db]``): the collections
+    ``labels`` and ``label_events`` (the audit trail). ``update_label`` is one conditional ``find_one_and_update``
+    on ``_id`` and ``version``; its event is inserted right after it (a crash between the two loses the event)."""
 
     def __init__(self, database: Any) -> None:
         from bson.codec_options import CodecOptions
@@ -129,23 +210,37 @@ class MongoLabelStore:
         self.db = database
         # Datetimes come back timezone-aware (UTC), as the embedded store returns them.
         self.labels = database[LABELS].with_options(codec_options=CodecOptions(tz_aware=True))
+        self.events = database[EVENTS].with_options(codec_options=CodecOptions(tz_aware=True))
 
     @classmethod
     def open(cls, database: Any) -> MongoLabelStore:
-        """The store over ``database`` with its indexes ensured: how the CLI and the DAGs build it."""
+        """The store over ``database``, its older documents migrated and its indexes ensured: how the CLI and the
+        DAGs build it."""
         store = cls(database)
+        store._migrate()
         store.ensure_indexes()
         return store
 
+    def _migrate(self) -> None:
+        """Give the documents written before versions and problem keys ``version`` 1 and their ``problem_key``
+        (idempotent: a store with none left changes nothing)."""
+        versions = self.labels.update_many({"version": {"$exists": False}}, {"$set": {"version": 1}}).modified_count
+        missing = {"problem_key": None, "problem_id": {"$exists": True}}  # None: missing or null
+        keys = self.labels.update_many(missing, _MONGO_PROBLEM_KEY).modified_count
+        if versions or keys:
+            log.info("label store: %d documents got a version, %d a problem_key", versions, keys)
+
     def ensure_indexes(self) -> list[str]:
-        return [self.labels.create_index(list(index)) for index in MONGO_INDEXES]
+        names = [self.labels.create_index(list(index)) for index in MONGO_INDEXES]
+        return [*names, self.events.create_index([("doc_id", 1), ("at", 1)])]
 
     @staticmethod
     def _update_spec(doc: dict[str, Any], now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Filter and update document of the upsert of ``doc``."""
-        body = {k: v for k, v in doc.items() if k not in {"_id", "created_at"}}
+        """Filter and update document of the upsert of ``doc``: ``$inc`` makes a new document's version 1."""
+        body = {k: v for k, v in doc.items() if k not in {"_id", "created_at", "version"}}
         body["updated_at"] = now
-        return {"_id": doc["_id"]}, {"$set": body, "$setOnInsert": {"created_at": now}}
+        update = {"$set": body, "$setOnInsert": {"created_at": now}, "$inc": {"version": 1}}
+        return {"_id": doc["_id"]}, update
 
     def upsert_labels(self, docs: list[dict[str, Any]]) -> UpsertResult:
         if not docs:
@@ -156,6 +251,46 @@ class MongoLabelStore:
         ops = [UpdateOne(*self._update_spec(doc, now), upsert=True) for doc in docs]
         result = self.labels.bulk_write(ops, ordered=False)
         return UpsertResult(inserted=result.upserted_count, updated=result.matched_count)
+
+    def update_label(
+        self, doc_id: str, changes: dict[str, Any], *, expected_version: int | None, event: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        from pymongo import ReturnDocument
+
+        _check_changes(changes)
+        now = _now()
+        where = {"_id": doc_id} if expected_version is None else {"_id": doc_id, "version": expected_version}
+        update = {"$set": {**changes, "updated_at": now}, "$inc": {"version": 1}}
+        written = self.labels.find_one_and_update(where, update, return_document=ReturnDocument.AFTER)
+        if written is None:  # missing, or at another version: tell which
+            current = self.labels.find_one({"_id": doc_id})
+            if current is None:
+                raise LabelNotFound(doc_id)
+            raise VersionConflict(doc_id, expected_version, current)
+        if event is not None:
+            self.append_events([_update_event(event, doc_id, written["version"], now)])
+        return written
+
+    def append_events(self, events: list[dict[str, Any]]) -> int:
+        from pymongo.errors import BulkWriteError
+
+        events = _events(events, _now())
+        if not events:
+            return 0
+        try:
+            return len(self.events.insert_many(events, ordered=False).inserted_ids)
+        except BulkWriteError as exc:  # an event stored already is a duplicate key (11000): skipped, not an error
+            details = exc.details
+            if details.get("writeConcernErrors") or any(e.get("code") != 11000 for e in details["writeErrors"]):
+                raise
+            return details["nInserted"]
+
+    def events_for(self, doc_ids: list[str]) -> list[dict[str, Any]]:
+        cursor = self.events.find({"doc_id": {"$in": list(dict.fromkeys(doc_ids))}})
+        return list(cursor.sort([("at", 1), ("version", 1), ("_id", 1)]))
+
+    def count_events(self, query: dict[str, Any] | None = None) -> int:
+        return self.events.count_documents(query or {})
 
     def get_label(self, doc_id: str) -> dict[str, Any] | None:
         return self.labels.find_one({"_id": doc_id})
@@ -214,6 +349,14 @@ class _ReadOnlyMongoLabelStore(MongoLabelStore):
     def upsert_labels(self, docs: list[dict[str, Any]]) -> UpsertResult:
         raise PermissionError("this label store client is read-only (readPreference secondaryPreferred)")
 
+    def update_label(
+        self, doc_id: str, changes: dict[str, Any], *, expected_version: int | None, event: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        raise PermissionError("this label store client is read-only (readPreference secondaryPreferred)")
+
+    def append_events(self, events: list[dict[str, Any]]) -> int:
+        raise PermissionError("this label store client is read-only (readPreference secondaryPreferred)")
+
     def ensure_indexes(self) -> list[str]:
         raise PermissionError("this label store client is read-only (readPreference secondaryPreferred)")
 
@@ -225,16 +368,21 @@ class EmbeddedLabelStore:
     """The label store in one SQLite file (stdlib ``sqlite3``, WAL mode), the embedded default.
 
     Each document is a JSON text keyed by ``_id``; ``created_at`` has a column of its own, so an upsert replaces
-    the document and keeps it. Datetimes survive the round trip. ``problem_id``, ``run_id`` and
-    ``decision.status`` are indexed. ``find_labels`` and ``count_labels`` take the part of MongoDB's query
-    language the project uses: equality, ``$in``, ``$nin``, ``$ne``, ``$exists`` and ``$gt``/``$gte``/``$lt``/
+    the document and keeps it. Datetimes survive the round trip. ``problem_id``, ``problem_key``, ``run_id`` and
+    ``decision.status`` are indexed. The ``version`` of a document is bumped in the upsert's ``ON CONFLICT`` clause;
+    ``update_label`` is one ``BEGIN IMMEDIATE`` transaction whose ``UPDATE`` is conditional on the version read,
+    and whose audit event goes into the table ``label_events`` (``_id``, ``doc_id``, ``at``, the event's JSON) in
+    the same transaction. ``PRAGMA user_version`` says the older documents were migrated (``SCHEMA_VERSION``).
+
+    ``find_labels`` and ``count_labels`` (and ``count_events``) take the part of MongoDB's query language the
+    project uses: equality, ``$in``, ``$nin``, ``$ne``, ``$exists`` and ``$gt``/``$gte``/``$lt``/
     ``$lte`` on top-level or dotted fields holding scalars, and ``$regex`` (with ``$options`` ``imsx``; Python's
     ``re``) on a string or an array of strings, matching when any element does. A numeric part of a dotted
     field is an array index (``candidates.0.score``). Any other query raises ``ValueError`` instead of answering
     differently from MongoDB. ``sort`` orders by scalar or datetime fields, missing ones first as in MongoDB.
     """
 
-    INDEXED = ("problem_id", "run_id", "decision.status")
+    INDEXED = ("problem_id", "problem_key", "run_id", "decision.status")
     # the review queue: a status, then by uncertainty (margin) or age, keyset-paged on _id (as MONGO_INDEXES)
     COMPOUND: ClassVar[dict[str, tuple[str, str]]] = {
         "labels_queue_margin": ("decision.status", "margin"),
@@ -257,6 +405,11 @@ class EmbeddedLabelStore:
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS labels (_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, doc TEXT NOT NULL)"
         )
+        self.conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {EVENTS} "
+            "(_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL)"
+        )
+        self._migrate()
         self.ensure_indexes()
 
     @classmethod
@@ -274,6 +427,35 @@ class EmbeddedLabelStore:
     def reader(self) -> EmbeddedLabelStore:
         return self if self.read_only else EmbeddedLabelStore(self.path, read_only=True)
 
+    def _migrate(self) -> None:
+        """Give the documents written before versions and problem keys ``version`` 1 and their ``problem_key``
+        (``MongoLabelStore._migrate`` in SQL), once: ``PRAGMA user_version`` records it, so later opens scan
+        nothing."""
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return
+        batch, problem = "json_extract(doc, '$.batch_id')", "json_extract(doc, '$.problem_id')"
+        key = (
+            f"CASE WHEN coalesce({batch}, '') != '' AND substr({problem}, 1, length({batch}) + 1) IS NOT {batch} || '#'"
+            f" THEN {batch} || '#' || {problem} ELSE {problem} END"
+        )
+        with self._transaction():  # another process may have migrated it meanwhile: ask again, inside
+            if self.conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+                return
+            versions = self.conn.execute(
+                "UPDATE labels SET doc = json_set(doc, '$.version', 1) WHERE json_type(doc, '$.version') IS NULL"
+            ).rowcount
+            keys = self.conn.execute(
+                f"UPDATE labels SET doc = json_set(doc, '$.problem_key', {key}) "
+                "WHERE json_extract(doc, '$.problem_key') IS NULL AND json_type(doc, '$.problem_id') IS NOT NULL"
+            ).rowcount
+            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if versions or keys:
+            log.info("label store %s: %d documents got a version, %d a problem_key", self.path, versions, keys)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise PermissionError(f"this label store is read-only (opened with mode=ro): {self.path}")
+
     def ensure_indexes(self) -> list[str]:
         names = []
         for field in self.INDEXED:
@@ -283,24 +465,84 @@ class EmbeddedLabelStore:
             names.append(name)
             columns = f"{field_sql(status)}, {sort_sql(key)}, _id"
             self.conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON labels ({columns})")
+        names.append(f"{EVENTS}_doc_id")
+        self.conn.execute(f"CREATE INDEX IF NOT EXISTS {names[-1]} ON {EVENTS} (doc_id, at)")
         return names
 
     def upsert_labels(self, docs: list[dict[str, Any]]) -> UpsertResult:
+        self._writable()
         if not docs:
             return UpsertResult()
         now = _now()
         bodies = {
-            doc["_id"]: dumps({k: v for k, v in doc.items() if k not in {"_id", "created_at"}} | {"updated_at": now})
+            doc["_id"]: dumps(
+                {k: v for k, v in doc.items() if k not in {"_id", "created_at", "version"}}
+                | {"updated_at": now, "version": 1}
+            )
             for doc in docs
         }
         with self._transaction():
             existing = sum(len(self._rows("_id IN", batch, "_id")) for batch in _batches(list(bodies), self.BATCH))
             self.conn.executemany(
-                "INSERT INTO labels (_id, created_at, doc) VALUES (?, ?, ?) "
-                "ON CONFLICT (_id) DO UPDATE SET doc = excluded.doc",
+                "INSERT INTO labels (_id, created_at, doc) VALUES (?, ?, ?) ON CONFLICT (_id) DO UPDATE SET "
+                "doc = json_set(excluded.doc, '$.version', coalesce(json_extract(labels.doc, '$.version'), 0) + 1)",
                 [(doc_id, now.isoformat(), body) for doc_id, body in bodies.items()],
             )
         return UpsertResult(inserted=len(bodies) - existing, updated=existing)
+
+    def update_label(
+        self, doc_id: str, changes: dict[str, Any], *, expected_version: int | None, event: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        _check_changes(changes)
+        self._writable()
+        now = _now()
+        with self._transaction():  # the write lock first: nobody changes the document between the read and write
+            row = self.conn.execute("SELECT _id, created_at, doc FROM labels WHERE _id = ?", [doc_id]).fetchone()
+            if row is None:
+                raise LabelNotFound(doc_id)
+            current = document(row)
+            stored = current.get("version")
+            if expected_version is not None and stored != expected_version:
+                raise VersionConflict(doc_id, expected_version, current)
+            body = {k: v for k, v in current.items() if k not in {"_id", "created_at"}} | changes
+            body |= {"updated_at": now, "version": (stored or 0) + 1}
+            text = dumps(body)
+            conditional = "UPDATE labels SET doc = ? WHERE _id = ? AND json_extract(doc, '$.version') IS ?"
+            written = self.conn.execute(conditional, [text, doc_id, stored]).rowcount
+            if written != 1:  # cannot happen under the lock; the write is conditional all the same
+                raise VersionConflict(doc_id, expected_version, current)
+            if event is not None:
+                self._insert_events([_update_event(event, doc_id, body["version"], now)])
+        return document((doc_id, row[1], text))
+
+    def append_events(self, events: list[dict[str, Any]]) -> int:
+        self._writable()
+        events = _events(events, _now())
+        if not events:
+            return 0
+        with self._transaction():
+            return self._insert_events(events)
+
+    def _insert_events(self, events: list[dict[str, Any]]) -> int:
+        """Insert the events not stored yet (by ``_id``), inside the caller's transaction; return how many."""
+        rows = [
+            (e["_id"], e["doc_id"], param("at", e["at"]), dumps({k: v for k, v in e.items() if k != "_id"}))
+            for e in events
+        ]
+        sql = f"INSERT INTO {EVENTS} (_id, doc_id, at, doc) VALUES (?, ?, ?, ?) ON CONFLICT (_id) DO NOTHING"
+        return self.conn.executemany(sql, rows).rowcount
+
+    def events_for(self, doc_ids: list[str]) -> list[dict[str, Any]]:
+        sql = (
+            f"SELECT _id, doc FROM {EVENTS} WHERE doc_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY at, json_extract(doc, '$.version'), rowid"
+        )
+        rows = self.conn.execute(sql, [json.dumps(list(dict.fromkeys(doc_ids)))])
+        return [{"_id": event_id} | json.loads(body, object_hook=decode) for event_id, body in rows]
+
+    def count_events(self, query: dict[str, Any] | None = None) -> int:
+        where, params = where_sql(query or {})
+        return self.conn.execute(f"SELECT count(*) FROM {EVENTS} WHERE {where}", params).fetchone()[0]
 
     def get_label(self, doc_id: str) -> dict[str, Any] | None:
         return self.get_labels([doc_id]).get(doc_id)

@@ -1,14 +1,18 @@
 """The label store contract, run against the embedded SQLite store and, when MONGO_URI names a server (a replica
 set or a standalone mongod), against MongoDB with the same assertions."""
 
+import json
 import os
+import sqlite3
+import threading
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from labeling.documents import review_queue
-from stores.labels import EmbeddedLabelStore, MongoLabelStore
+from stores.errors import LabelNotFound, StoreError, VersionConflict
+from stores.labels import SCHEMA_VERSION, EmbeddedLabelStore, MongoLabelStore
 
 
 def doc(problem_id: str, label: str, **extra) -> dict:
@@ -147,9 +151,11 @@ def test_the_reader_reads_and_refuses_writes(store):
 
 def _indexes(store) -> set[str]:
     if isinstance(store, EmbeddedLabelStore):
-        rows = store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'labels'")
+        rows = store.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('labels', 'label_events')"
+        )
         return {name for (name,) in rows if not name.startswith("sqlite_autoindex")}
-    return set(store.labels.index_information()) - {"_id_"}
+    return (set(store.labels.index_information()) | set(store.events.index_information())) - {"_id_"}
 
 
 def test_ensure_indexes_is_idempotent_and_covers_the_review_queue(store):
@@ -265,3 +271,181 @@ def test_the_review_queue_by_age_takes_the_oldest_or_the_newest_first(store):
     newest = review_queue(store, order="newest", limit=1)
     following = review_queue(store, order="newest", limit=2, cursor=newest.cursor)
     assert [d["problem_id"] for d in newest.docs + following.docs][-1] == "first" and following.cursor is None
+
+
+# ------------------------------------------------------------------------------ versions, updates and the audit trail
+
+
+def _twin(store):
+    """A second store object on the same file or database, as a second API process has."""
+    return EmbeddedLabelStore(store.path) if isinstance(store, EmbeddedLabelStore) else MongoLabelStore(store.db)
+
+
+def _store_as_before_versions(store, docs: list[dict]) -> None:
+    """Write ``docs`` as a store from before versions and problem keys did, and leave it to be migrated."""
+    if isinstance(store, EmbeddedLabelStore):
+        rows = [(d["_id"], "2025-01-01T00:00:00+00:00", json.dumps({k: v for k, v in d.items() if k != "_id"}))
+                for d in docs]  # fmt: skip
+        store.conn.executemany("INSERT INTO labels (_id, created_at, doc) VALUES (?, ?, ?)", rows)
+        store.conn.execute("PRAGMA user_version = 0")
+    else:
+        store.labels.insert_many([d | {"created_at": datetime(2025, 1, 1, tzinfo=UTC)} for d in docs])
+
+
+def _reopen(store):
+    return EmbeddedLabelStore(store.path) if isinstance(store, EmbeddedLabelStore) else MongoLabelStore.open(store.db)
+
+
+OLD_SHAPES = [
+    {"_id": "7@v1", "problem_id": "7", "batch_id": "a.jsonl", "labels": ["x"]},  # a text record: namespaced
+    {"_id": "scan.pdf#p1-2@v1", "problem_id": "scan.pdf#p1-2", "batch_id": "scan.pdf", "labels": []},  # a page
+    {"_id": "q@v1", "problem_id": "q", "labels": []},  # no batch: the id alone
+    {"_id": "n@v1", "problem_id": "n", "batch_id": "c.jsonl", "problem_key": None},
+    {"_id": "k@v1", "problem_id": "k", "batch_id": "b.jsonl", "problem_key": "kept", "version": 4},
+]
+MIGRATED = {"7@v1": (1, "a.jsonl#7"), "scan.pdf#p1-2@v1": (1, "scan.pdf#p1-2"), "q@v1": (1, "q"), "k@v1": (4, "kept"),
+            "n@v1": (1, "c.jsonl#n")}  # fmt: skip
+
+
+def test_versions_start_at_one_and_every_upsert_adds_one(store):
+    store.upsert_labels([doc("p1", "x"), doc("p2", "x")])
+    assert {d["_id"]: d["version"] for d in store.find_labels()} == {"p1@v1": 1, "p2@v1": 1}
+    store.upsert_labels([doc("p1", "y", version=7)])  # a version in the document is the store's, not the caller's
+    store.upsert_labels([doc("p1", "z"), doc("p3", "x", version=9)])
+    assert {d["_id"]: d["version"] for d in store.find_labels()} == {"p1@v1": 3, "p2@v1": 1, "p3@v1": 1}
+
+
+def test_opening_migrates_documents_from_before_versions(store):
+    _store_as_before_versions(store, OLD_SHAPES)
+    reopened = _reopen(store)
+    migrated = {d["_id"]: (d["version"], d["problem_key"]) for d in reopened.find_labels()}
+    assert migrated == MIGRATED
+    again = _reopen(store)  # idempotent
+    assert {d["_id"]: (d["version"], d["problem_key"]) for d in again.find_labels()} == MIGRATED
+    assert again.count_labels({"problem_key": "a.jsonl#7"}) == 1
+
+
+def test_an_embedded_file_from_before_versions_is_migrated_once(tmp_path):
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    old = sqlite3.connect(folder / "mathlabel.sqlite3")
+    old.execute("CREATE TABLE labels (_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, doc TEXT NOT NULL)")
+    rows = [(d["_id"], "2025-01-01T00:00:00+00:00", json.dumps({k: v for k, v in d.items() if k != "_id"}))
+            for d in OLD_SHAPES]  # fmt: skip
+    old.executemany("INSERT INTO labels VALUES (?, ?, ?)", rows)
+    old.commit()
+    old.close()
+
+    store = EmbeddedLabelStore.open(str(folder))
+    assert {d["_id"]: (d["version"], d["problem_key"]) for d in store.find_labels()} == MIGRATED
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert store.count_events() == 0 and store.find_labels()[0]["created_at"] == datetime(2025, 1, 1, tzinfo=UTC)
+    # user_version records the migration: a later open scans nothing (a row written behind its back stays as is)
+    store.conn.execute("INSERT INTO labels VALUES ('late@v1', '2025-01-01T00:00:00+00:00', '{\"problem_id\": 1}')")
+    assert "version" not in EmbeddedLabelStore.open(str(folder)).get_label("late@v1")
+
+
+def test_update_label_writes_only_on_the_version_it_was_based_on(store):
+    store.upsert_labels([doc("p1", "x", decision={"status": "needs_review"})])
+    created = store.get_label("p1@v1")["created_at"]
+    decision = {"status": "verified", "reviewer": "ana", "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)}
+    updated = store.update_label("p1@v1", {"decision": decision, "labels": ["y"]}, expected_version=1)
+    assert updated["version"] == 2 and updated["decision"] == decision and updated["labels"] == ["y"]
+    assert updated["problem_id"] == "p1" and updated["created_at"] == created and updated["updated_at"].tzinfo
+    assert store.get_label("p1@v1") == updated
+
+    with pytest.raises(VersionConflict) as stale:
+        store.update_label("p1@v1", {"labels": ["z"]}, expected_version=1)
+    assert stale.value.current == updated and stale.value.expected == 1 and isinstance(stale.value, StoreError)
+    assert store.get_label("p1@v1") == updated  # nothing written
+
+    anyway = store.update_label("p1@v1", {"labels": ["z"]}, expected_version=None)
+    assert anyway["version"] == 3 and anyway["labels"] == ["z"] and anyway["decision"] == decision
+
+    with pytest.raises(LabelNotFound) as missing:
+        store.update_label("nope@v1", {"labels": ["z"]}, expected_version=None)
+    assert isinstance(missing.value, LookupError) and isinstance(missing.value, StoreError)
+    for changes in ({"version": 9}, {"decision.status": "verified"}, {"_id": "x"}, {"created_at": None}):
+        with pytest.raises(ValueError, match="top-level"):
+            store.update_label("p1@v1", changes, expected_version=3)
+    assert store.get_label("p1@v1")["version"] == 3
+
+
+def test_of_two_updates_based_on_one_version_exactly_one_wins(store):
+    store.upsert_labels([doc("p1", "x")])
+    start, outcomes = threading.Barrier(2), {}
+
+    def review(name: str, client) -> None:
+        start.wait()
+        try:
+            client.update_label("p1@v1", {"labels": [name]}, expected_version=1, event={"action": "pick", "who": name})
+            outcomes[name] = "won"
+        except VersionConflict as exc:
+            outcomes[name] = exc.current["labels"]
+
+    threads = [threading.Thread(target=review, args=(n, c)) for n, c in (("ana", store), ("bo", _twin(store)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    (winner,) = [name for name, outcome in outcomes.items() if outcome == "won"]
+    (loser,) = set(outcomes) - {winner}
+    assert outcomes[loser] == [winner]  # the loser is shown the winner's label
+    stored = store.get_label("p1@v1")
+    assert stored["labels"] == [winner] and stored["version"] == 2
+    assert [e["who"] for e in store.events_for(["p1@v1"])] == [winner]
+
+
+def test_an_update_appends_its_event_once(store):
+    store.upsert_labels([doc("p1", "x"), doc("p2", "x")])
+    before = {"labels": ["x"], "at": datetime(2026, 1, 1, tzinfo=UTC)}
+    event = {"action": "accept", "who": "ana", "before": before, "after": {"labels": ["y"]}}
+    updated = store.update_label("p1@v1", {"labels": ["y"]}, expected_version=1, event=event)
+    (stored,) = store.events_for(["p1@v1"])
+    assert stored == event | {"_id": "p1@v1#v2", "doc_id": "p1@v1", "version": 2, "at": updated["updated_at"]}
+    assert store.append_events([stored]) == 0 and store.count_events({"doc_id": "p1@v1"}) == 1  # idempotent
+
+    with pytest.raises(VersionConflict):
+        store.update_label("p1@v1", {"labels": ["z"]}, expected_version=1, event=event | {"who": "bo"})
+    later = {"action": "reject", "who": "bo", "at": datetime(2030, 1, 1, tzinfo=UTC)}
+    store.update_label("p1@v1", {"labels": []}, expected_version=2, event=later)
+    store.update_label("p2@v1", {"labels": []}, expected_version=1, event={"action": "accept", "who": "bo"})
+    assert [e["_id"] for e in store.events_for(["p1@v1"])] == ["p1@v1#v2", "p1@v1#v3"]
+    assert [e["_id"] for e in store.events_for(["p2@v1", "p1@v1"])] == ["p1@v1#v2", "p2@v1#v2", "p1@v1#v3"]
+    assert store.count_events() == 3 and store.count_events({"who": "bo"}) == 2 and not store.count_events({"who": "x"})
+
+
+def test_append_events_inserts_only_new_ids(store):
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    events = [
+        {"_id": "a#v2", "doc_id": "a", "version": 2, "action": "accept", "at": at},
+        {"_id": "a#v3", "doc_id": "a", "version": 3, "action": "reject", "at": datetime(2026, 3, 2, tzinfo=UTC)},
+        {"_id": "b#v2", "doc_id": "b", "version": 2, "action": "accept"},  # at: now
+    ]
+    assert store.append_events(events[:1]) == 1 and store.append_events(events) == 2
+    assert store.append_events(events) == 0 and store.append_events([]) == 0
+    assert [e["action"] for e in store.events_for(["a"])] == ["accept", "reject"] and store.events_for([]) == []
+    assert store.events_for(["a"])[0]["at"] == at and store.events_for(["b"])[0]["at"].tzinfo is not None
+    assert store.count_events({"action": "accept"}) == 2
+    with pytest.raises(ValueError, match="_id and doc_id"):
+        store.append_events([{"doc_id": "a", "action": "accept"}])
+
+
+def test_a_failed_event_writes_no_update(tmp_path):
+    store = EmbeddedLabelStore.open(str(tmp_path / "labels"))
+    store.upsert_labels([doc("p1", "x")])
+    with pytest.raises(TypeError, match="cannot store"):
+        store.update_label("p1@v1", {"labels": ["y"]}, expected_version=1, event={"blob": object()})
+    assert store.get_label("p1@v1")["version"] == 1 and store.count_events() == 0
+
+
+def test_the_reader_refuses_updates_and_events(store):
+    store.upsert_labels([doc("p1", "x")])
+    store.update_label("p1@v1", {"labels": ["y"]}, expected_version=1, event={"action": "accept"})
+    reader = store.reader()
+    assert [e["_id"] for e in reader.events_for(["p1@v1"])] == ["p1@v1#v2"] and reader.count_events() == 1
+    with pytest.raises(PermissionError, match="read-only"):
+        reader.update_label("p1@v1", {"labels": ["z"]}, expected_version=2)
+    with pytest.raises(PermissionError, match="read-only"):
+        reader.append_events([{"_id": "p1@v1#v9", "doc_id": "p1@v1"}])
+    assert store.get_label("p1@v1")["version"] == 2 and store.count_events() == 1
