@@ -2,7 +2,7 @@
 labeling again with the champion. Prints both runs' top-1 agreement and the training time as JSON.
 
 Run with the embedded stack up and seeded, and no text-labeler champion for the curriculum yet
-(``--reset-champion`` removes the registry's champion/challenger aliases first; versions stay):
+(``--reset-champion`` removes that curriculum's champion alias and the challenger alias first; versions stay):
     .venv/bin/python benchmarks/retraining_e2e.py [--curriculum us-ccss]
         [--train benchmarks/data/mathcamps_train.jsonl] [--test benchmarks/data/mathcamps_test.jsonl]
 Each DAG runs through `airflow dags test`, as `mathlabel run` does; logs go to var/logs/.
@@ -30,18 +30,22 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from labeling.batch import report_key, safe_run_id
+    from labeling.index import expand_curricula
     from mathlabel.clients import model_registry, object_store
     from mathlabel.config import get_settings
     from mathlabel.services import airflow_env, dag_runs
-    from training.registry import MODEL_NAME
+    from training.promotion import champion_alias
+    from training.registry import MODEL_NAME, champion_ref
 
     settings = get_settings()
     objects = object_store(settings)
     models = model_registry(settings)
-    if models.by_alias(MODEL_NAME, "champion"):
+    curricula = expand_curricula(args.curriculum)
+    if champion_ref(models, curricula):
         if not args.reset_champion:
-            sys.exit("a text-labeler champion exists: pass --reset-champion to measure from a cold start")
-        for alias in ("champion", "challenger"):
+            sys.exit(f"a text-labeler champion of {args.curriculum} exists: pass --reset-champion to measure from a "
+                     "cold start")  # fmt: skip
+        for alias in (champion_alias(curricula), "challenger"):
             if models.by_alias(MODEL_NAME, alias):
                 models.delete_alias(MODEL_NAME, alias)
     env = {**os.environ, **airflow_env(settings)}
@@ -74,7 +78,7 @@ def main() -> None:
     run_id, log, seconds = dag_test("nightly_retraining", {"curriculum": args.curriculum, "settle_seconds": 0})
     promotion = json.loads(objects.read_bytes(f"reports/retraining/{safe_run_id(run_id)}.promotion.json"))
     scores, trained = promotion["challenger"], promotion["training"]
-    champion = models.by_alias(MODEL_NAME, "champion")
+    champion = champion_ref(models, curricula)
     after = label_test_split("champion")
     print(json.dumps({
         "curriculum": args.curriculum,

@@ -31,9 +31,10 @@ Every night at 02:00 Asia/Seoul (and from the UI with Params):
 4. **train** runs `mathlabel training text` as a subprocess (`compute=local`) or on the GPU instance through SSM Run
    Command (`compute=ec2`: start → run → collect → stop, the stop even on failure, with the AWS connection
    `training.aws_conn_id`). The model is logged to MLflow and kept under `models/text-labeler/<snapshot>/`.
-5. **evaluate** scores the challenger and the current champion on the same frozen hold-out, overall and per
+5. **evaluate** scores the challenger and its curricula's champion on the same frozen hold-out, overall and per
    curriculum; **register** makes the challenger a registered version with alias `challenger`.
-6. **promote** sets alias `champion` when the challenger beats the champion by the margin and no curriculum is worse
+6. **promote** sets alias `champion-<curricula>` (e.g. `champion-us-ccss`; other curricula keep their champions)
+   when the challenger beats the champion by the margin and no curriculum is worse
    (`promotion=auto`), or after a person approves in the Airflow UI (`promotion=approval`); the
    `text_labeler_champion` Asset then tells downstream runs. A worse or rejected challenger stays registered.
 

@@ -203,8 +203,8 @@ def holdout_metrics(labeler: Any, index: CurriculumIndex, rows: list[dict[str, A
 
 
 def evaluate_challenger(stores: Any, settings: Any, opts: dict, snap: dict, result: dict) -> dict[str, Any]:
-    """Score the challenger and the current champion on the same frozen hold-out; the challenger's scores go to its
-    tracking run."""
+    """Score the challenger and the current champion of its curricula on the same frozen hold-out; the challenger's
+    scores go to its tracking run."""
     from training.registry import champion
     from training.text_labeler import TrainedLabeler
 
@@ -242,13 +242,13 @@ def register_challenger(stores: Any, opts: dict, result: dict, scores: dict, run
 
 
 def promote_text_labeler(registry: ModelRegistry, registered: dict[str, Any]) -> dict[str, Any]:
-    """Make the registered challenger the champion (after the policy, and an approval where one is asked for)."""
-    from training.promotion import make_champion
-    from training.registry import MODEL_NAME
+    """Make the registered challenger the champion of its curricula (after the policy, and an approval where one is
+    asked for); other curricula keep theirs."""
+    from training.registry import MODEL_NAME, promote
 
-    make_champion(registry, MODEL_NAME, registered["version"])
-    log.info("%s version %s is the champion", MODEL_NAME, registered["version"])
-    return {"champion": registered["version"]}
+    alias = promote(registry, registered["version"])
+    log.info("%s version %s is the champion (%s@%s)", MODEL_NAME, registered["version"], MODEL_NAME, alias)
+    return {"champion": registered["version"], "alias": alias}
 
 
 def train_layout(

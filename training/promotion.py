@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from stores.registry import ModelRef, ModelRegistry
 
 CHAMPION = "champion"
+# Between curriculum ids in a champion alias: MLflow allows only letters, digits, "_" and "-" in alias names, and the
+# ids themselves hold single dashes (kr-2022), so "--" keeps the alias readable and the ids apart.
+_ALIAS_SEPARATOR = "--"
+_ALIAS_NAME = re.compile(r"^[\w\-]+$")
+
+
+def champion_alias(curricula: list[str], base: str = CHAMPION) -> str:
+    """The alias of the text labeler's champion for exactly these curricula, in the order given (the model's
+    ``curricula`` tag order): ``champion-kr-2022``, ``champion-kr-2022--kr-2015``.
+
+    Raises:
+        ValueError: no curricula, or an id MLflow would refuse in an alias name.
+    """
+    if not curricula:
+        raise ValueError("a champion alias needs at least one curriculum")
+    alias = f"{base}-{_ALIAS_SEPARATOR.join(curricula)}"
+    if not _ALIAS_NAME.match(alias) or any(not c or _ALIAS_SEPARATOR in c for c in curricula):
+        raise ValueError(f"curricula {curricula!r} cannot name an MLflow alias (letters, digits, '_', single '-')")
+    return alias
 
 
 @dataclass
@@ -61,8 +81,14 @@ def decide_layout_detector(result: dict[str, Any], champion: ModelRef | None, *,
     ])  # fmt: skip
 
 
-def make_champion(registry: ModelRegistry, name: str, version: str) -> None:
-    registry.set_alias(name, CHAMPION, version)
+def make_champion(
+    registry: ModelRegistry, name: str, version: str, curricula: list[str] | None = None, base: str = CHAMPION
+) -> str:
+    """Point the champion alias at ``version`` and return the alias: the champion of ``curricula`` (the text labeler,
+    one champion per curricula set), or the one ``base`` (the layout detector, which reads every curriculum)."""
+    alias = champion_alias(curricula, base) if curricula else base
+    registry.set_alias(name, alias, version)
+    return alias
 
 
 def promote_if_better(registry: ModelRegistry, name: str, result: dict[str, Any], margin: float) -> Decision:

@@ -1,15 +1,19 @@
-"""The text labeler in the model registry (``models:/text-labeler@champion``): log, register, load, and the labeler a
-labeling run uses."""
+"""The text labeler in the model registry (``models:/text-labeler@champion-<curricula>``, one champion per curricula
+set): log, register, load, and the labeler a labeling run uses."""
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from labeling.evaluate import VersionedLabeler
 from stores.registry import ModelRef, ModelRegistry, pyfunc_class
+from training.promotion import CHAMPION, champion_alias, make_champion
 from training.text_labeler import TextLabelerModel, load_model_file
+
+log = logging.getLogger(__name__)
 
 MODEL_NAME = "text-labeler"
 EXPERIMENT = "text-labeler"
@@ -62,14 +66,60 @@ def register_run(run_id: str, registry: ModelRegistry) -> ModelRef:
     return registry.register(run_id, MODEL_NAME, tags)
 
 
-def champion(
-    registry: ModelRegistry, curricula: list[str], alias: str = "champion"
-) -> tuple[TextLabelerModel, ModelRef] | None:
-    """The ``alias`` text labeler when one exists and was trained for exactly these curricula (loaded only then)."""
+def migrate_champion_alias(registry: ModelRegistry, name: str = MODEL_NAME, base: str = CHAMPION) -> str | None:
+    """Move the one champion alias of old (``base``, whatever the curricula) to the champion alias of the curricula
+    its version was trained for, unless that curricula set has a champion already; returns that alias, or None
+    when there is no old alias to move (or its version has no curricula tag, and it is left as it is).
+
+    Idempotent. The old alias is removed once moved: left in place, it would go stale at the next promotion and
+    would bring back a champion someone removed (by deleting ``champion-<curricula>``) at the next lookup.
+    """
+    legacy = registry.by_alias(name, base)
+    if legacy is None or not legacy.tags.get("curricula"):
+        return None
+    alias = champion_alias(legacy.tags["curricula"].split(","), base)
+    if registry.by_alias(name, alias) is None:  # a champion promoted since is newer than the old alias
+        registry.set_alias(name, alias, legacy.version)
+        log.info("%s@%s (version %s) is now %s@%s", name, base, legacy.version, name, alias)
+    registry.delete_alias(name, base)
+    return alias
+
+
+def champion_ref(registry: ModelRegistry, curricula: list[str], base: str = CHAMPION) -> ModelRef | None:
+    """The registered champion of exactly these curricula (alias ``champion_alias(curricula, base)``), or None;
+    moves the old single ``base`` alias first when there is no such champion yet."""
+    alias = champion_alias(curricula, base)
     ref = registry.by_alias(MODEL_NAME, alias)
+    if ref is None and migrate_champion_alias(registry, MODEL_NAME, base) == alias:
+        ref = registry.by_alias(MODEL_NAME, alias)
+    # The tag is the truth: an alias set by hand on a model of other curricula would rank with the wrong standards.
     if ref is None or ref.tags.get("curricula") != ",".join(curricula):
         return None
-    return registry.load(ref.uri), ref
+    return ref
+
+
+def champion(
+    registry: ModelRegistry, curricula: list[str], alias: str = CHAMPION
+) -> tuple[TextLabelerModel, ModelRef] | None:
+    """The champion text labeler of exactly these curricula (``champion_ref`` with base ``alias``), loaded, or None."""
+    ref = champion_ref(registry, curricula, alias)
+    return (registry.load(ref.uri), ref) if ref else None
+
+
+def promote(registry: ModelRegistry, version: str, base: str = CHAMPION) -> str:
+    """Make text-labeler ``version`` the champion of the curricula it was trained for (its ``curricula`` tag), and
+    no other curricula set's; returns the alias set.
+
+    Raises:
+        ValueError: the version has no curricula tag.
+    """
+    curricula = registry.get(MODEL_NAME, version).tags.get("curricula", "")
+    if not curricula:
+        raise ValueError(f"{MODEL_NAME} version {version} has no curricula tag: it cannot be any curricula's champion")
+    # Move the old alias out of the way first: left to go stale, it would come back as a champion the moment this
+    # one's alias were removed.
+    migrate_champion_alias(registry, MODEL_NAME, base)
+    return make_champion(registry, MODEL_NAME, version, curricula.split(","), base)
 
 
 def describe(ref: ModelRef | None) -> dict[str, Any]:
@@ -79,9 +129,10 @@ def describe(ref: ModelRef | None) -> dict[str, Any]:
 def labeler_for(index: Any, registry: ModelRegistry, *, alias: str, fallback_version: str) -> VersionedLabeler:
     """The labeler a run uses, under the model version its label documents record (``labeler.version``).
 
-    The registry's ``alias`` version of the text labeler (``text-labeler-v<N>``) when one exists for the run's
-    curricula; otherwise the cold-start labeler (the retriever, with verified examples in its documents) as
-    ``fallback_version``. An unreachable registry is an error (the task retries), never a silent fallback.
+    The registry's champion of the run's curricula (alias ``champion_alias(index.curricula, alias)``: ``alias`` is
+    the base name, e.g. ``champion``) as ``text-labeler-v<N>`` when there is one; otherwise the cold-start labeler
+    (the retriever, with verified examples in its documents) as ``fallback_version``. An unreachable registry is an
+    error (the task retries), never a silent fallback.
     """
     from labeling.errors import LabelingError
     from training.text_labeler import TrainedLabeler

@@ -17,13 +17,15 @@ from mathlabel.cli.labeling import read_labeled
 def train_command(
     train: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Labeled problems (JSONL/CSV with labels)")],
     curriculum: Annotated[str, typer.Option(help="Curriculum id(s); 'kr' = kr-2022,kr-2015")] = "",
-    champion: Annotated[bool, typer.Option(help="Make this version the champion labeling runs use")] = False,
+    champion: Annotated[
+        bool, typer.Option(help="Make this version the champion labeling runs of its curricula use")
+    ] = False,
 ) -> None:
-    """Train the text labeler on labeled problems and register it in MLflow (first version becomes champion)."""
+    """Train the text labeler on labeled problems and register it in MLflow (the first version of a curricula set
+    becomes its champion, models:/text-labeler@champion-<curricula>)."""
     from labeling.batch import CurriculumIndex
     from mathlabel.clients import graph_store, model_registry
-    from training.promotion import CHAMPION, make_champion
-    from training.registry import MODEL_NAME, log_text_labeler
+    from training.registry import MODEL_NAME, champion_ref, log_text_labeler, promote
     from training.text_labeler import train_text_labeler
 
     settings = get_settings()
@@ -32,12 +34,11 @@ def train_command(
     model = train_text_labeler(problems, index.standards)
     models = model_registry(settings)
     ref = log_text_labeler(model, models, curricula=index.curricula)
-    first = models.by_alias(MODEL_NAME, CHAMPION) is None
-    if champion or first:
-        make_champion(models, MODEL_NAME, ref.version)
+    first = champion_ref(models, index.curricula) is None
+    alias = promote(models, ref.version) if champion or first else ""
     typer.echo(
         f"registered {MODEL_NAME} version {ref.version} ({model.meta['examples']} examples, "
-        f"{model.meta['train_seconds']}s){' as champion' if champion or first else ''}"
+        f"{model.meta['train_seconds']}s){f' as {MODEL_NAME}@{alias}' if alias else ''}"
     )
 
 

@@ -12,7 +12,16 @@ from labeling.schemas import Problem
 from mathlabel.clients import model_registry
 from mathlabel.config import PROJECT_ROOT
 from stores.registry import MlflowModelRegistry
-from training.registry import MODEL_NAME, champion, labeler_for, log_text_labeler
+from training.promotion import champion_alias
+from training.registry import (
+    MODEL_NAME,
+    champion,
+    champion_ref,
+    labeler_for,
+    log_text_labeler,
+    migrate_champion_alias,
+    promote,
+)
 from training.text_labeler import TrainedLabeler, train_text_labeler
 
 pytestmark = pytest.mark.integration
@@ -24,16 +33,45 @@ def problems():
     return [Problem(**json.loads(line)) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
 
 
-@pytest.fixture
-def registered(seeded_graph, settings, problems):
-    """A kr-2022 text labeler registered as champion; the alias is removed afterwards."""
+CHAMPIONS = ("champion", "champion-kr-2022", "champion-us-ccss")
+
+
+@pytest.fixture(scope="module")
+def trained(seeded_graph, problems):
     index = CurriculumIndex(seeded_graph, "kr-2022")
-    model = train_text_labeler(problems, index.standards)
+    return index, train_text_labeler(problems, index.standards)
+
+
+@pytest.fixture(scope="module")
+def versions(trained, settings):
+    """Registered versions: two for kr-2022 (older first) and one tagged us-ccss (the same model: only the tag,
+    which names the curricula it was trained for, matters to aliases)."""
     models = model_registry(settings)
-    ref = log_text_labeler(model, models, curricula=["kr-2022"])
-    models.set_alias(MODEL_NAME, "champion", ref.version)
-    yield index, model, ref
-    models.delete_alias(MODEL_NAME, "champion")
+    curricula = (["kr-2022"], ["kr-2022"], ["us-ccss"])
+    return [log_text_labeler(trained[1], models, curricula=c).version for c in curricula]
+
+
+def _clear(models) -> None:
+    for alias in CHAMPIONS:
+        if models.by_alias(MODEL_NAME, alias):
+            models.delete_alias(MODEL_NAME, alias)
+
+
+@pytest.fixture
+def models(versions, settings):
+    """The registry with the versions above and no text-labeler champion before and after the test."""
+    models = model_registry(settings)
+    _clear(models)
+    yield models
+    _clear(models)
+
+
+@pytest.fixture
+def registered(trained, versions, models):
+    """A kr-2022 text labeler registered as the kr-2022 champion."""
+    index, model = trained
+    models.set_alias(MODEL_NAME, champion_alias(["kr-2022"]), versions[1])
+    return index, model, models.get(MODEL_NAME, versions[1])
 
 
 def test_the_champion_is_loaded_by_alias_for_its_curricula_only(registered, settings):
@@ -47,6 +85,36 @@ def test_the_champion_is_loaded_by_alias_for_its_curricula_only(registered, sett
     assert isinstance(labeler.labeler, TrainedLabeler) and labeler.version == f"text-labeler-v{ref.version}"
 
 
+def test_promoting_a_kr_2022_model_leaves_the_us_ccss_champion_where_it_was(models, versions, seeded_graph):
+    older_kr, kr, us = versions
+    assert promote(models, us) == "champion-us-ccss"
+    assert promote(models, older_kr) == "champion-kr-2022"
+    assert promote(models, kr) == "champion-kr-2022"
+    assert champion_ref(models, ["us-ccss"]).version == us and champion_ref(models, ["kr-2022"]).version == kr
+    assert models.by_alias(MODEL_NAME, "champion") is None  # no alias shared by all curricula any more
+    # An English run still labels with its own champion.
+    labeler = labeler_for(CurriculumIndex(seeded_graph, "us-ccss"), models, alias="champion", fallback_version="x")
+    assert labeler.version == f"text-labeler-v{us}"
+
+
+def test_the_single_champion_alias_of_old_moves_to_its_curricula_at_the_first_lookup(models, versions):
+    older_kr, kr, _ = versions
+    models.set_alias(MODEL_NAME, "champion", older_kr)  # a registry from before per-curriculum champions
+
+    assert champion_ref(models, ["us-ccss"]) is None  # another curricula's run migrates it, and gets no champion
+    assert models.by_alias(MODEL_NAME, "champion") is None
+    assert models.by_alias(MODEL_NAME, "champion-kr-2022").version == older_kr
+    assert champion(models, ["kr-2022"])[1].version == older_kr
+    assert migrate_champion_alias(models) is None  # nothing left to move
+
+    # A champion promoted since is newer than the old alias: the migration keeps it and drops the old alias.
+    models.set_alias(MODEL_NAME, "champion-kr-2022", kr)
+    models.set_alias(MODEL_NAME, "champion", older_kr)
+    assert migrate_champion_alias(models) == "champion-kr-2022"
+    assert models.by_alias(MODEL_NAME, "champion-kr-2022").version == kr
+    assert models.by_alias(MODEL_NAME, "champion") is None and champion_ref(models, ["us-ccss"]) is None
+
+
 def test_trained_labeler_predicts_only_graph_standards(registered, problems):
     index, model, _ = registered
     ranked = TrainedLabeler(model, index.retriever).rank(problems[:20], top_k=10)
@@ -55,9 +123,9 @@ def test_trained_labeler_predicts_only_graph_standards(registered, problems):
     assert sum(candidates[0].code in p.labels for p, candidates in zip(problems[:20], ranked, strict=True)) >= 18
 
 
-def test_without_a_champion_runs_use_the_cold_start_labeler(seeded_graph, settings):
+def test_without_a_champion_runs_use_the_cold_start_labeler(seeded_graph, models):
     index = CurriculumIndex(seeded_graph, "us-ccss")
-    labeler = labeler_for(index, model_registry(settings), alias="champion", fallback_version="lexical-bm25-v2")
+    labeler = labeler_for(index, models, alias="champion", fallback_version="lexical-bm25-v2")
     assert labeler.labeler is index.cold_start and labeler.version == "lexical-bm25-v2"
     assert labeler_for(index, MlflowModelRegistry("http://127.0.0.1:1"), alias="", fallback_version="x").version == "x"
 
