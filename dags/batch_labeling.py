@@ -22,10 +22,10 @@ multi-page PDFs, and zip archives of them) with curriculum achievement standards
    naming record and reason; the good records are split into chunks of `chunk_size`.
 3. **label** (one mapped task per chunk; pages: `labeling.pages_per_chunk` per task) reads pages and image records
    (layout, reading order, OCR; low OCR confidence means review; a crop of each problem goes beside the input under
-   `processed/`), ranks the curriculum's standards with the champion text labeler
-   (`models:/text-labeler@champion`) or, without one, the cold-start retriever (whose standard documents include
-   the latest verified problems of each standard); asks the configured LLM, if any, to choose among the candidates
-   and the graph neighbours of the best three;
+   `processed/`), ranks the curriculum's standards with the champion text labeler of its curricula
+   (`models:/text-labeler@champion-<curricula>`) or, without one, the cold-start retriever (whose standard documents
+   include the latest verified problems of each standard); asks the configured LLM, if any, to choose among the
+   candidates and the graph neighbours of the best three;
    applies the reviewing rules (`auto_accepted` / `needs_review` with reasons); upserts the documents. Problems
    already labeled by the same model version with the same content are skipped unless `force` is set.
 4. **report** moves each input whose chunks are all stored to `processed/<date>/` and writes `reports/<run_id>.json`

@@ -5,8 +5,9 @@ Every step is safe to retry and to crash in:
 - claim (``labeling.intake``) moves files into the run's own ``processing/<run_id>/`` folder (a retry returns what
   it already moved);
 - prepare validates a file, quarantines bad records with reasons, and writes its good records as chunk files;
-- label_chunk upserts one label document per (problem id, model version), skipping problems already labeled by
-  that version with the same content, so a re-run duplicates nothing;
+- label_chunk upserts one label document per (problem key, model version), skipping problems already labeled by
+  that version with the same content, so a re-run duplicates nothing (a problem's key is its id within its input
+  file, ``schemas.problem_key``: two files that reuse an id keep their labels apart);
 - finish moves an input to ``processed/`` only once every one of its chunks is stored, and writes the report.
 Pages and image records (reading them, their crops and sidecars) are ``labeling.page_input``'s.
 """
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from labeling import page_input
 from labeling.acceptance import accept_or_review
@@ -30,7 +32,7 @@ from labeling.intake import INCOMING, Filing
 from labeling.llm import Judge
 from labeling.pipeline import build_label_doc
 from labeling.report import LISTED_PER_CHUNK, render_html, summarize
-from labeling.schemas import Problem, label_doc_id
+from labeling.schemas import Problem, label_doc_id, problem_key, stored_problem_key
 from labeling.steps import BatchConfig, ChunkResult, Item, Prepared, quarantine, safe_run_id, write_chunks
 from labeling.validation import ProblemSuite, read_file
 from labeling.vision import is_page_file
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from labeling.vision import PageReader
 
 log = logging.getLogger(__name__)
+HUMAN_DECISIONS = ("verified", "rejected")  # a reviewer's: never overwritten by a machine label
 UPSERT_CHUNK = 200
 REVIEW_CANDIDATES = 3  # candidates the report shows for a problem that needs review
 
@@ -115,11 +118,14 @@ def label_chunk(
     problems = [(row, Problem.model_validate(row["problem"]).with_defaults(cfg.defaults)) for row in text_rows]
     page_rows = [row for row in rows if "page" in row]
     first_ids = [label_doc_id(page_input.page_problem_id(name, row["record"], 1), version) for row in page_rows]
-    stored = labels.get_labels([label_doc_id(p.id, version) for _, p in problems] + first_ids)
+    doc_ids = [label_doc_id(problem_key(name, p.id), version) for _, p in problems]
+    # Documents stored before problems were keyed by their file have the bare id: an upgrade relabels none of them.
+    legacy_ids = [label_doc_id(p.id, version) for _, p in problems]
+    stored = labels.get_labels(doc_ids + legacy_ids + first_ids)
     items: list[Item] = []
     to_read: list[tuple[dict[str, Any], Problem | None]] = []
-    for row, problem in problems:
-        existing = stored.get(label_doc_id(problem.id, version))
+    for (row, problem), doc_id, legacy_id in zip(problems, doc_ids, legacy_ids, strict=True):
+        existing = stored.get(doc_id) or _legacy(stored.get(legacy_id), problem_key(name, problem.id))
         content_hash = problem.content_hash(cfg.curriculum, row.get("image_sha"))
         if existing and existing.get("content_hash") == content_hash and not cfg.force:
             result.skipped += 1
@@ -170,9 +176,13 @@ def label_chunk(
             vision=item.vision,
             content_hash=item.content_hash,
             context=context,
+            source=name,
         )
         docs.append(doc)
         _count(result, problem, doc)
+    kept = _keep_reviews(labels, docs, chunk)
+    result.skipped += len(docs) - len(kept)
+    docs = kept
     for start in range(0, len(docs), UPSERT_CHUNK):
         labels.upsert_labels(docs[start : start + UPSERT_CHUNK])
     result.labeled = len(docs)
@@ -181,13 +191,30 @@ def label_chunk(
     return result
 
 
+def _legacy(doc: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
+    """A document stored under a problem's bare id, if it is the problem ``key``'s (labeled from the same file)."""
+    return doc if doc is not None and stored_problem_key(doc) == key else None
+
+
+def _keep_reviews(labels: LabelStore, docs: list[dict[str, Any]], chunk: str) -> list[dict[str, Any]]:
+    """``docs`` less those whose stored document a reviewer decided (verified or rejected): a machine label never
+    overwrites a review, whether the run is forced or the problem's content changed (the review stays, with its
+    audit trail; a changed problem is reviewed again from the review page)."""
+    stored = labels.get_labels([doc["_id"] for doc in docs]) if docs else {}
+    decided = {i for i, d in stored.items() if (d.get("decision") or {}).get("status") in HUMAN_DECISIONS}
+    if decided:
+        log.warning("%s: %d problems keep their reviewed label (not relabeled): %s", chunk, len(decided),
+                    ", ".join(sorted(decided)[:10]))  # fmt: skip
+    return [doc for doc in docs if doc["_id"] not in decided]
+
+
 def _count(result: ChunkResult, problem: Problem, doc: dict[str, Any]) -> None:
     """Count a stored label document into the chunk's result, and list it when it needs review or disagrees with
     the record's own labels (up to ``LISTED_PER_CHUNK`` of each)."""
     chosen = doc.get("labels") or []
     candidates = doc.get("candidates") or []
     top_score = round(float(candidates[0]["score"]), 4) if candidates else 0.0
-    problem_ref = {"problem_id": problem.id, "doc_id": doc.get("_id") or label_doc_id(problem.id, result.model_version)}
+    problem_ref = {"problem_id": problem.id, "doc_id": doc["_id"]}
     if problem.labels:
         result.with_provided_labels += 1
         agrees = bool(chosen) and chosen[0] in problem.labels
@@ -223,6 +250,7 @@ def finish_run(
     *,
     run_date: str | None = None,
     stage_seconds: dict[str, float] | None = None,
+    review_url: str = "",
 ) -> dict[str, Any]:
     """Move each input whose chunks are all stored to ``processed/``, then write the report (JSON and HTML).
 
@@ -263,6 +291,8 @@ def finish_run(
     summary = summarize(safe_run_id(run_id), files, results, stage_seconds or {},
                         quarantine=_quarantined(objects, files, results))  # fmt: skip
     summary["report"] = report_key(run_id)
+    if review_url:  # the run's queue on the review page
+        summary["review_url"] = f"{review_url}?{urlencode({'run_id': safe_run_id(run_id), 'status': 'any'})}"
     summary["report_html"] = report_key(run_id, "html")
     objects.write_bytes(summary["report"], json.dumps(summary, ensure_ascii=False, indent=2, default=str).encode())
     objects.write_bytes(summary["report_html"], render_html(summary).encode())

@@ -1,8 +1,9 @@
 """Which of a problem's label documents is current, finding label documents by run, status and reason, and the
 review queue.
 
-A problem gathers documents over time: one per labeling model version (the cold start's, then each champion's)
-and one per verification (``training.verified``; a newer one supersedes the older). Reviewers, the CLI and the
+A problem (identified by its ``problem_key``: its id within its problem set, ``labeling.schemas.problem_key``)
+gathers documents over time: one per labeling model version (the cold start's, then each champion's) and one per
+verification (``training.verified``; a newer one supersedes the older). Reviewers, the CLI and the
 review API all show the same one as current: the latest verification if any, else the newest label of a trained
 model (the champion's), else the cold start's.
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from labeling.schemas import stored_problem_key
 from stores.labels import LabelStore
 
 VERIFIED = "verified"  # decision.status of a verified label (labeling.verification writes them)
@@ -63,9 +65,35 @@ def pick_current(docs: list[dict[str, Any]], *, cold_start_version: str) -> Labe
     return LabelHistory(current, older)
 
 
-def label_history(store: LabelStore, problem_id: str, *, cold_start_version: str) -> LabelHistory:
-    """Every label document of ``problem_id`` (one indexed query), split into the current one and the rest."""
-    return pick_current(store.find_labels({"problem_id": problem_id}), cold_start_version=cold_start_version)
+def find_by_keys(store: LabelStore, keys: list[str], query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The documents of the problems ``keys`` that match ``query``.
+
+    A document stored before documents carried ``problem_key`` (and not migrated since) is found by its problem id,
+    which is its key or the part of it after a ``#``, and kept when its computed key is one of ``keys``.
+    """
+    keys = list(dict.fromkeys(keys))
+    query = query or {}
+    docs = store.find_labels({**query, "problem_key": {"$in": keys}})
+    ids = list(dict.fromkeys(part for key in keys for part in _id_suffixes(key)))
+    older = store.find_labels({**query, "problem_key": {"$exists": False}, "problem_id": {"$in": ids}})
+    wanted = set(keys)
+    return docs + [doc for doc in older if stored_problem_key(doc) in wanted]
+
+
+def _id_suffixes(key: str) -> list[str]:
+    """The problem ids a key may have been made of: the key itself, and what follows each ``#`` in it."""
+    return [key] + [key[i + 1 :] for i, ch in enumerate(key) if ch == "#" and i + 1 < len(key)]
+
+
+def label_history(store: LabelStore, problem_key: str, *, cold_start_version: str) -> LabelHistory:
+    """Every label document of the problem ``problem_key`` (``find_by_keys``), split into the current one and the
+    rest."""
+    return pick_current(find_by_keys(store, [problem_key]), cold_start_version=cold_start_version)
+
+
+def problem_keys(store: LabelStore, problem_id: str) -> list[str]:
+    """The keys of the problems whose record id is ``problem_id`` (several when problem sets reuse it), sorted."""
+    return sorted({stored_problem_key(doc) for doc in store.find_labels({"problem_id": problem_id})})
 
 
 def version_row(doc: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +141,7 @@ def label_row(doc: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": doc["_id"],
         "problem_id": doc.get("problem_id"),
+        "problem_key": stored_problem_key(doc) if doc.get("problem_id") else None,
         "run_id": doc.get("run_id"),
         "status": decision.get("status"),
         "code": labels[0] if labels else None,
@@ -191,4 +220,7 @@ def review_queue(
     unfiltered = queue_query(**(filters | {"reason": None}))
     reasons = store.count_values("decision.reason_kinds", unfiltered)
     by_count = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))  # the commonest first
-    return ReviewQueue(page.docs, page.cursor, store.count_labels(query), by_count)
+    # The documents with a reason are counted already; counting them again would match the reason in every document.
+    reason = filters.get("reason")
+    total = reasons.get(reason, 0) if reason else store.count_labels(query)
+    return ReviewQueue(page.docs, page.cursor, total, by_count)

@@ -11,6 +11,7 @@ from graph_seed import cypher
 from labeling.documents import VERIFIED
 from labeling.errors import LabelingError
 from labeling.retrieval import Candidate, LexicalRetriever, candidate
+from labeling.schemas import stored_problem_key
 from labeling.validation import ProblemSuite
 from stores.graph import GraphStore
 from stores.labels import LabelStore
@@ -21,14 +22,15 @@ EXAMPLES_PER_STANDARD = 20  # verified problems a standard's retrieval document 
 
 
 def current_verified(reader: LabelStore, curriculum: str) -> list[dict[str, Any]]:
-    """The current verification of every problem verified for ``curriculum`` (latest first on ties)."""
+    """The current verification of every problem (``problem_key``) verified for ``curriculum``, by key."""
     docs = reader.find_labels({"decision.status": VERIFIED, "current": True, "curriculum": curriculum})
     latest: dict[str, dict[str, Any]] = {}
     for doc in docs:  # two current documents of one problem only after a crash mid-import: the later one wins
-        seen = latest.get(doc["problem_id"])
+        key = stored_problem_key(doc)
+        seen = latest.get(key)
         if seen is None or doc["verification"]["at"] > seen["verification"]["at"]:
-            latest[doc["problem_id"]] = doc
-    return sorted(latest.values(), key=lambda d: d["problem_id"])
+            latest[key] = doc
+    return [latest[key] for key in sorted(latest)]
 
 
 def examples_by_code(verified: Iterable[tuple[list[str], str | None]]) -> dict[str, list[str]]:

@@ -38,6 +38,8 @@ class ParsedFile:
     problems: list[tuple[int, Problem]] = field(default_factory=list)
     rejected: list[RejectedRecord] = field(default_factory=list)
     raw: dict[int, str] = field(default_factory=dict)  # record number → its original line, for quarantine
+    # record number → the problem set a record says it comes from (its optional ``source`` field; verified labels)
+    sources: dict[int, str] = field(default_factory=dict)
 
     @property
     def read(self) -> int:
@@ -136,6 +138,9 @@ def parse_file(name: str, data: bytes) -> ParsedFile:
                 parsed.problems.append((number, Problem.model_validate(value)))
             except ValidationError as exc:
                 reject(_explain(exc))
+                continue
+            if isinstance(value.get("source"), str | int) and str(value["source"]).strip():
+                parsed.sources[number] = str(value["source"]).strip()
     if not parsed.problems and not parsed.rejected:
         raise IngestError(f"{name}: no records found")
     return parsed

@@ -71,6 +71,8 @@ class PageRow:
 
 
 def page_problem_id(name: str, page: int, k: int) -> str:
+    """The id of the k-th problem on a page of the page file ``name``; it names its file, so it is also the problem's
+    key (``schemas.problem_key(name, id) == id``)."""
     return f"{name}#p{page}-{k}"
 
 

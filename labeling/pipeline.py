@@ -6,7 +6,7 @@ from typing import Any
 
 from labeling.acceptance import reason_kinds
 from labeling.retrieval import Candidate
-from labeling.schemas import LabelDocument, Problem, label_doc_id, score_margin
+from labeling.schemas import LabelDocument, Problem, label_doc_id, problem_key, score_margin
 
 
 def build_label_doc(
@@ -26,9 +26,11 @@ def build_label_doc(
     vision: dict[str, Any] | None = None,
     content_hash: str | None = None,
     context: dict[str, dict[str, Any]] | None = None,
+    source: str | None = None,
 ) -> dict[str, Any]:
-    """The label document of ARCHITECTURE.md, keyed by (problem id, model version), validated
-    (``LabelDocument``).
+    """The label document of ARCHITECTURE.md, keyed by (problem key, model version), validated
+    (``LabelDocument``). The problem key is ``problem``'s id within ``source``, its problem set (by default
+    ``batch_id``, the input's name in the drop folder): ``schemas.problem_key``.
 
     ``vision`` (a problem read off an image): its OCR output, regions and page, and the layout detector's version;
     ``content_hash`` then covers the image's bytes. ``context`` (code → graph context, ``CurriculumIndex.context``)
@@ -37,9 +39,11 @@ def build_label_doc(
     """
     context = context or {}
     vision = vision or {}
+    key = problem_key(batch_id if source is None else source, problem.id)
     doc = {
-        "_id": label_doc_id(problem.id, model_version),
+        "_id": label_doc_id(key, model_version),
         "problem_id": problem.id,
+        "problem_key": key,
         "model_version": model_version,
         "batch_id": batch_id,
         "run_id": run_id,

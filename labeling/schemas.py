@@ -140,9 +140,23 @@ def metadata_defaults(school: str | None = None, grade: int | str | None = None,
     return {k: v for k, v in found.items() if v is not None}
 
 
-def label_doc_id(problem_id: str, model_version: str) -> str:
-    """The natural key of a label document: one per (problem id, labeling model version)."""
-    return f"{problem_id}@{model_version}"
+def problem_key(source: str | None, problem_id: str) -> str:
+    """A problem's identity: ``<source>#<id>``, its id within the problem set ``source`` (the input's name in the
+    drop folder), so two sets that reuse an id stay apart. The id alone without a source, and as it is when it
+    already names its source (a page problem's ``<file>#p<page>-<k>``)."""
+    if not source or problem_id.startswith(f"{source}#"):
+        return problem_id
+    return f"{source}#{problem_id}"
+
+
+def stored_problem_key(doc: dict[str, Any]) -> str:
+    """The ``problem_key`` of a stored label document; computed, as on loading, for one written before it had one."""
+    return doc.get("problem_key") or problem_key(doc.get("batch_id"), doc["problem_id"])
+
+
+def label_doc_id(key: str, model_version: str) -> str:
+    """The natural key of a label document: one per (problem key, labeling model version)."""
+    return f"{key}@{model_version}"
 
 
 # ------------------------------------------------------------------------------------------- label documents
@@ -204,13 +218,15 @@ class LabelDocument(StoredModel):
 
     A machine label has ``model_version``, run and batch ids, candidates and the labeler's decision; a verification
     has ``verification``, the decision ``verified`` and ``current`` (False once a later verification of the problem
-    supersedes it). ``margin`` is how far the chosen candidate's score is ahead of the next one's (the review
-    queue's uncertainty; computed on loading when a document of an older version lacks it). ``to_doc`` gives the
+    supersedes it). ``problem_key`` is the problem's identity (``problem_key``; computed on loading when a document
+    of an older version lacks it), ``problem_id`` the record's own id. ``margin`` is how far the chosen candidate's
+    score is ahead of the next one's (the review queue's uncertainty; computed on loading too). ``to_doc`` gives the
     stored dict with the fields that were set, so a document loads and is written back as it was.
     """
 
     id: str = Field(alias="_id", min_length=1)
-    problem_id: str = Field(min_length=1, max_length=400)
+    problem_id: str = Field(min_length=1, max_length=400)  # the record's own id, as its problem set gives it
+    problem_key: str | None = None  # the problem's identity (``problem_key``); set on loading an older document
     curriculum: str | None = None
     content_hash: str | None = None
     input: LabeledInput = Field(default_factory=LabeledInput)
@@ -247,6 +263,8 @@ class LabelDocument(StoredModel):
         given = data.get("input") or {}
         if "metadata" not in data and any(k in given for k in METADATA):  # verifications kept it in ``input``
             data["metadata"] = {k: given.get(k) for k in METADATA}
+        if not data.get("problem_key") and data.get("problem_id"):
+            data["problem_key"] = problem_key(data.get("batch_id"), data["problem_id"])
         if "margin" not in data and data.get("candidates"):
             data["margin"] = score_margin([c.get("score") or 0.0 for c in data["candidates"]])
         return data

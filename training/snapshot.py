@@ -5,11 +5,15 @@ A snapshot is ``input-data/snapshots/<date>/<sha12>/`` with ``train.jsonl`` (pro
 by the hash of its training file and of that hold-out, so a retried task writes the same files and a snapshot never
 changes.
 
-The hold-out is ``input-data/holdout/<curriculum>/v<N>/holdout.jsonl``: the problems whose id hashes into the
-hold-out share. The first time (or when a new version is asked for) it is only a candidate, kept as
-``holdout.jsonl`` in the snapshot's folder; ``freeze_holdout`` makes it version N once the snapshot has validated, so
-a run that fails validation freezes nothing. A problem in the hold-out share is never trained on, whether or not it
+The hold-out is ``input-data/holdout/<curriculum>/v<N>/holdout.jsonl``: the problems whose key hashes into the
+hold-out share. The first time (or when a new version is asked for) it is only a candidate, kept as ``holdout.jsonl``
+in the snapshot's folder; ``freeze_holdout`` makes it version N once the snapshot has validated, so a run that fails
+validation freezes nothing. A problem in the hold-out share is never trained on, whether or not it
 is in the frozen file yet, so nothing leaks into training later.
+
+A record is identified by its ``key`` (``record_key``): a verified problem's ``problem_key``, written only where it
+differs from the id (a problem of a named set, ``set1.jsonl#1``). Records verified by their bare id, and the hold-out
+they fall in, stay exactly as they were; two sets that reuse an id are two problems.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 from labeling.index import current_verified
 from labeling.ingest import parse_file
-from labeling.schemas import Problem
+from labeling.schemas import Problem, stored_problem_key
 from stores.labels import LabelStore
 from stores.objects import ObjectStore
 from training.errors import TrainingError
@@ -60,9 +64,15 @@ class Snapshot:
         return cls(data["prefix"], data["train_key"], data["holdout_key"], data["manifest"])
 
 
-def in_holdout_share(problem_id: str, share: float) -> bool:
-    bucket = int(hashlib.sha256(problem_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+def in_holdout_share(key: str, share: float) -> bool:
+    """Whether the problem ``key`` (``record_key``) hashes into the hold-out share."""
+    bucket = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return bucket < share
+
+
+def record_key(row: dict[str, Any]) -> str:
+    """A training or hold-out record's identity: its ``key`` when it has one, else its id."""
+    return row.get("key") or row["id"]
 
 
 def content_key(row: dict[str, Any]) -> str:
@@ -84,9 +94,12 @@ def read_jsonl(objects: ObjectStore, key: str) -> list[dict[str, Any]]:
 
 
 def _record(doc: dict[str, Any]) -> dict[str, Any]:
-    """A verified-label document as a problem record with labels (and where it came from)."""
-    given = doc.get("input") or {}
+    """A verified-label document as a problem record with labels (and where it came from). A reviewed machine
+    label keeps the problem's metadata in ``metadata``, an imported verification in ``input`` too."""
+    given = {**(doc.get("metadata") or {}), **{k: v for k, v in (doc.get("input") or {}).items() if v is not None}}
     record = {"id": doc["problem_id"], "labels": list(doc["labels"]), "curriculum": doc["curriculum"]}
+    if (key := stored_problem_key(doc)) != doc["problem_id"]:
+        record["key"] = key
     record.update({k: given[k] for k in ("text", "school", "grade", "course", "unit") if given.get(k) is not None})
     record["source"] = f"verified:{doc['_id']}"
     return record
@@ -124,7 +137,7 @@ def current_holdout(
         manifest = json.loads(objects.read_bytes(join(posixpath.dirname(key), "manifest.json")))
         return read_jsonl(objects, key), {"key": key, **manifest}, True
     version = (versions[-1] + 1) if versions else 1
-    held = sorted((r for r in rows if in_holdout_share(r["id"], share)), key=lambda r: r["id"])
+    held = sorted((r for r in rows if in_holdout_share(record_key(r), share)), key=lambda r: (r["id"], record_key(r)))
     manifest = {
         "key": _holdout_key(curriculum, version),
         "version": version,
@@ -174,10 +187,11 @@ def build_snapshot(
     verified = [_record(doc) for doc in current_verified(reader, curriculum)]
     extra = _extra_records(objects, curriculum)
     held, holdout, is_frozen = current_holdout(objects, curriculum, verified, holdout_share, new_version=new_holdout)
-    held_ids, held_content = {r["id"] for r in held}, {content_key(r) for r in held}
+    held_keys, held_content = {record_key(r) for r in held}, {content_key(r) for r in held}
     candidates = [
-        r for r in verified + extra if r["id"] not in held_ids and not in_holdout_share(r["id"], holdout_share)
-    ]
+        r for r in verified + extra
+        if record_key(r) not in held_keys and not in_holdout_share(record_key(r), holdout_share)
+    ]  # fmt: skip
     # A training problem identical to a hold-out problem (same text and metadata under another id) would leak it.
     train = sorted((r for r in candidates if content_key(r) not in held_content), key=lambda r: (r["id"], r["source"]))
     body = _jsonl(train)
@@ -200,7 +214,9 @@ def build_snapshot(
         "labels": dict(sorted(labels_count.items())),
         "holdout": {**holdout, "frozen": is_frozen},
         "dropped_as_hold_out_duplicates": len(candidates) - len(train),
-        "held_back": sum(in_holdout_share(r["id"], holdout_share) and r["id"] not in held_ids for r in verified),
+        "held_back": sum(
+            in_holdout_share(record_key(r), holdout_share) and record_key(r) not in held_keys for r in verified
+        ),
         "sources": {"label_store": "verified labels, read-only client (secondaryPreferred)", "files": EXTRA},
     }
     train_key = join(prefix, "train.jsonl")

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from stores.objects import ObjectStore
-from training.snapshot import Snapshot, content_key, freeze_holdout, read_jsonl
+from training.snapshot import Snapshot, content_key, freeze_holdout, read_jsonl, record_key
 
 EXAMPLES = 10  # ids quoted per failed check
 LABELS_NAMED = 20  # labels named in a failure's reason; the report's "needs" has them all
@@ -52,26 +52,26 @@ def frame(train: list[dict[str, Any]], holdout: list[dict[str, Any]], known_code
     counts: dict[str, int] = {}
     for row in train:
         labels = tuple(sorted(row.get("labels") or []))
-        by_id.setdefault(row["id"], set()).add(labels)
+        by_id.setdefault(record_key(row), set()).add(labels)
         by_content.setdefault(content_key(row), set()).add(labels)
         for code in labels:
             counts[code] = counts.get(code, 0) + 1
-    held_ids = {r["id"] for r in holdout}
+    held_ids = {record_key(r) for r in holdout}
     held_content = {content_key(r) for r in holdout}
     rows = []
     for row in train:
         labels = sorted(row.get("labels") or [])
-        content = content_key(row)
+        content, key = content_key(row), record_key(row)
         conflict = ""
-        if len(by_id[row["id"]]) > 1:
-            conflict = "id labeled " + " and ".join("+".join(ls) for ls in sorted(by_id[row["id"]]))
+        if len(by_id[key]) > 1:
+            conflict = "id labeled " + " and ".join("+".join(ls) for ls in sorted(by_id[key]))
         elif len(by_content[content]) > 1:
             conflict = "same text labeled " + " and ".join("+".join(ls) for ls in sorted(by_content[content]))
-        leak = "id in the hold-out" if row["id"] in held_ids else ("text in the hold-out" if content in held_content
-                                                                     else "")  # fmt: skip
+        leak = "id in the hold-out" if key in held_ids else ("text in the hold-out" if content in held_content
+                                                             else "")  # fmt: skip
         rows.append(
             {
-                "id": row["id"],
+                "id": key,
                 "text": (row.get("text") or "").strip() or None,
                 "unknown_labels": ",".join(c for c in labels if c not in known_codes),
                 "fewest_examples": min((counts[c] for c in labels), default=0),

@@ -2,7 +2,9 @@
 
 Each record becomes a verification through ``labeling.verification`` (as a review does): re-importing the same
 verification finds its document and writes nothing, and a different verification of the same problem supersedes the
-earlier one, which stays (the audit trail).
+earlier one, which stays (the audit trail). A record names the problem set it verifies with an optional ``source``
+(the input's name in the drop folder, e.g. ``set1.jsonl``): the problem's key is then ``set1.jsonl#<id>``, the key
+its label documents have; without it, the bare id.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from labeling.errors import IngestError
 from labeling.index import CurriculumIndex
 from labeling.ingest import ParsedFile, RejectedRecord
 from labeling.intake import VERIFIED_DROP, Filing, settled
+from labeling.schemas import problem_key
 from labeling.validation import read_file
 from labeling.verification import verification_doc, verify_many
 from stores.errors import StoreError
@@ -88,9 +91,10 @@ def import_verified(
     for start in range(0, len(parsed.problems), BATCH):
         rows = parsed.problems[start : start + BATCH]
         docs = [
-            verification_doc(p, curriculum=index.curriculum, verified_by=who, source_uri=source_uri, record=r, at=now)
+            verification_doc(p, curriculum=index.curriculum, verified_by=who, source_uri=source_uri, record=r, at=now,
+                             key=problem_key(parsed.sources.get(r), p.id))
             for r, p in rows
-        ]
+        ]  # fmt: skip
         done = verify_many(labels, docs, at=now)
         result.stored += done.stored
         result.unchanged += done.unchanged

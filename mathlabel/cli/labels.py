@@ -32,26 +32,49 @@ def _table(rows: list[list[str]]) -> None:
 
 @labels_app.command("get")
 def labels_get(
-    problem_id: str,
+    problem: Annotated[
+        str, typer.Argument(help="A problem key (set1.jsonl#7), a record id (7) or a label document id")
+    ],
     model_version: Annotated[
         str | None, typer.Option(help="One exact version: the part of a document id after '@'")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="{document, current, other_versions} as JSON")] = False,
 ) -> None:
     """Print a problem's current label document (its latest verification, else the champion's label, else the cold
-    start's), then its other versions."""
-    from labeling.documents import label_history, version_row
-    from labeling.schemas import label_doc_id
+    start's), then its other versions. A record id that several problem sets use names no one problem: their keys
+    are listed to choose from."""
+    from labeling.documents import label_history, problem_keys, version_row
+    from labeling.schemas import label_doc_id, stored_problem_key
     from mathlabel.clients import label_store
 
     settings = get_settings()
-    history = label_history(label_store(settings), problem_id, cold_start_version=settings.labeling.model_version)
+    store = label_store(settings)
+    named = store.get_label(problem)  # a label document's id
+    key = stored_problem_key(named) if named else problem
+    history = label_history(store, key, cold_start_version=settings.labeling.model_version)
+    if not named:
+        keys = [found for found in problem_keys(store, problem) if found != problem]  # sets with this record id
+        if history.current is None and len(keys) > 1:
+            typer.echo(f"{problem!r} is a record id in {len(keys)} problem sets; name one by its key:", err=True)
+            for found in keys:
+                typer.echo(f"  {found}", err=True)
+            raise typer.Exit(2)
+        if history.current is None and keys:
+            key = keys[0]
+            history = label_history(store, key, cold_start_version=settings.labeling.model_version)
+        elif keys:
+            typer.echo(f"# {problem!r} is also a record id in: {', '.join(keys)}", err=True)
     docs = [history.current, *history.older] if history.current else []
-    wanted = label_doc_id(problem_id, model_version) if model_version else (history.current or {}).get("_id")
-    doc = next((d for d in docs if d["_id"] == wanted), None)
+    if model_version:
+        wanted = label_doc_id(key, model_version)
+        # the newest: one stored before problems were keyed by their set has the bare record id before the '@'
+        doc = next((d for d in docs if d["_id"].endswith(f"@{model_version}")), None)
+    else:
+        wanted = named["_id"] if named else (history.current or {}).get("_id")
+        doc = next((d for d in docs if d["_id"] == wanted), None)
     if doc is None:
         known = f"; its documents: {', '.join(d['_id'] for d in docs)}" if docs else ""
-        typer.echo(f"no label document {wanted or problem_id!r}{known}", err=True)
+        typer.echo(f"no label document {wanted or problem!r}{known}", err=True)
         raise typer.Exit(1)
     others = [version_row(d) for d in docs if d is not doc]
     if as_json:
@@ -60,10 +83,10 @@ def labels_get(
         return
     row = version_row(doc)
     what = "current" if doc is history.current else "not the current"
-    typer.echo(f"# {doc['_id']}: the {what} label document of {problem_id} ({row['model_version']}, {row['status']})")
+    typer.echo(f"# {doc['_id']}: the {what} label document of {key} ({row['model_version']}, {row['status']})")
     typer.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
     if others:
-        typer.echo(f"# other versions of {problem_id}, newest first (--model-version takes the part after '@'):")
+        typer.echo(f"# other versions of {key}, newest first (--model-version takes the part after '@'):")
         head = ["id", "model version", "status", "updated", "created"]
         _table([head] + [[r["id"], str(r["model_version"]), str(r["status"]), _when(r["updated_at"]),
                           _when(r["created_at"])] for r in others])  # fmt: skip

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from labeling.schemas import label_doc_id
+from labeling.schemas import label_doc_id, problem_key
 
 pytestmark = pytest.mark.dag
 
@@ -58,7 +58,7 @@ def test_a_run_labels_good_records_and_quarantines_bad_ones(dag, seeded_graph, c
     # Every good record has exactly one label document, with candidates from the graph.
     docs = {d["problem_id"]: d for d in labels.find_labels()}
     assert sorted(docs) == ["m-1", "t-1", "t-2", "t-3"]
-    t1 = labels.get_label(label_doc_id("t-1", "lexical-bm25-v2"))
+    t1 = labels.get_label(label_doc_id(problem_key("good.jsonl", "t-1"), "lexical-bm25-v2"))
     assert t1["labels"] == ["9수01-01"] and t1["provided_labels"] == ["9수01-01"]
     assert t1["decision"]["status"] in {"auto_accepted", "needs_review"} and t1["decision"]["reasons"]
     assert len(t1["candidates"]) == 5 and t1["graph_version"].startswith("kr-2022@")
@@ -161,15 +161,15 @@ def test_a_run_labels_with_the_registered_champion(dag, seeded_graph, clean_obje
     model = train_text_labeler([Problem(**r) for r in GOOD if r.get("labels")], index.standards)
     models = model_registry(settings)
     ref = log_text_labeler(model, models, curricula=["kr-2022"])
-    models.set_alias(MODEL_NAME, "champion", ref.version)
+    models.set_alias(MODEL_NAME, "champion-kr-2022", ref.version)
     try:
         clean_objects.write_bytes("incoming/good.jsonl", _jsonl(GOOD))
         _run(dag)
     finally:
-        models.delete_alias(MODEL_NAME, "champion")
+        models.delete_alias(MODEL_NAME, "champion-kr-2022")
     version = f"text-labeler-v{ref.version}"
     docs = clean_labels.find_labels()
-    assert {d["_id"] for d in docs} == {label_doc_id(r["id"], version) for r in GOOD}
+    assert {d["_id"] for d in docs} == {label_doc_id(f"good.jsonl#{r['id']}", version) for r in GOOD}
     assert all(d["model_versions"]["labeler"] == version for d in docs)
     (report_key,) = [k for k in clean_objects.list("reports") if k.endswith(".json")]
     assert json.loads(clean_objects.read_bytes(report_key))["model_versions"] == [version]

@@ -23,8 +23,8 @@ def config(run_id: str, **params):
     return batch_config(get_settings(), run_id, **params)
 
 
-def _data() -> bytes:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in RECORDS).encode()
+def _data(records: list[dict] = RECORDS) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
 
 
 @pytest.fixture
@@ -77,16 +77,64 @@ def test_a_file_with_a_failed_chunk_stays_in_processing_until_every_chunk_is_sto
 
 def test_changed_text_is_relabeled_under_the_same_key(clean_objects, clean_labels, index):
     objects, labels = clean_objects, clean_labels
-    objects.write_bytes("incoming/v1.jsonl", _data())
+    objects.write_bytes("incoming/set.jsonl", _data())
     cfg = config("run-v1")
     run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg)
     changed = dict(RECORDS[0], text="두 수 12와 18의 최대공약수와 최소공배수를 소인수분해를 이용하여 구하시오.")
-    objects.write_bytes("incoming/v2.jsonl", json.dumps(changed, ensure_ascii=False).encode())
+    objects.write_bytes("incoming/set.jsonl", json.dumps(changed, ensure_ascii=False).encode())  # the set, again
     cfg2 = config("run-v2")
     summary = run_batch(claim_files(objects, cfg2.run_id), objects=objects, labels=labels, index=index, cfg=cfg2)
     assert summary["labeled"] == 1 and labels.count_labels() == 2
-    doc = labels.get_label("c-1@lexical-bm25-v2")
+    doc = labels.get_label("set.jsonl#c-1@lexical-bm25-v2")
     assert doc["run_id"] == "run-v2" and doc["labels"] == ["9수01-02"]
+
+
+def test_two_problem_sets_that_reuse_ids_keep_their_labels_apart(clean_objects, clean_labels, index):
+    objects, labels = clean_objects, clean_labels
+    gcd = "두 수 12와 18의 최대공약수와 최소공배수를 소인수분해를 이용하여 구하시오."
+    other = [dict(RECORDS[0], text=gcd), RECORDS[1]]
+    objects.write_bytes("incoming/school-a/set1.jsonl", _data())
+    objects.write_bytes("incoming/school-b/set1.jsonl", _data(other))  # the same ids, c-1 another problem
+    cfg = config("run-two-sets")
+    summary = run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg)
+    assert (summary["labeled"], summary["files_processed"]) == (4, 2) and labels.count_labels() == 4
+    version = cfg.model_version
+    a, b = (labels.get_label(f"school-{s}/set1.jsonl#c-1@{version}") for s in "ab")
+    assert (a["problem_id"], a["problem_key"]) == ("c-1", "school-a/set1.jsonl#c-1")
+    assert a["batch_id"] == "school-a/set1.jsonl"
+    assert (b["problem_id"], b["problem_key"]) == ("c-1", "school-b/set1.jsonl#c-1")
+    assert (a["input"]["text"], b["input"]["text"]) == (RECORDS[0]["text"], other[0]["text"])
+    assert (a["labels"], b["labels"]) == (["9수01-01"], ["9수01-02"])
+
+    objects.write_bytes("incoming/school-b/set1.jsonl", _data(other))  # set b again: a's labels stay as they are
+    cfg2 = config("run-set-b-again")
+    summary = run_batch(claim_files(objects, cfg2.run_id), objects=objects, labels=labels, index=index, cfg=cfg2)
+    assert (summary["labeled"], summary["skipped"]) == (0, 2) and labels.count_labels() == 4
+    assert labels.get_label(f"school-a/set1.jsonl#c-1@{version}")["input"]["text"] == RECORDS[0]["text"]
+
+
+def test_labels_stored_under_bare_ids_before_the_upgrade_are_not_labeled_again(clean_objects, clean_labels, index):
+    from labeling.schemas import Problem, label_doc_id
+
+    objects, labels = clean_objects, clean_labels
+    cfg = config("run-upgraded")
+    version = cfg.model_version
+
+    def legacy(record: dict, batch_id: str) -> dict:  # a label document as versions before problem keys stored it
+        problem = Problem.model_validate(record).with_defaults(cfg.defaults)
+        return {"_id": label_doc_id(problem.id, version), "problem_id": problem.id, "batch_id": batch_id,
+                "model_version": version, "run_id": "run-old", "curriculum": cfg.curriculum,
+                "content_hash": problem.content_hash(cfg.curriculum), "input": {"text": problem.text},
+                "labels": ["9수01-01"], "candidates": [{"code": "9수01-01", "score": 0.9}],
+                "decision": {"status": "auto_accepted"}}  # fmt: skip
+
+    # c-1 was labeled from this file; c-2's document is of another file's c-2, so this c-2 is labeled now
+    labels.upsert_labels([legacy(RECORDS[0], "set.jsonl"), legacy(RECORDS[1], "other.jsonl")])
+    objects.write_bytes("incoming/set.jsonl", _data())
+    summary = run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg)
+    assert (summary["labeled"], summary["skipped"]) == (1, 1)
+    assert labels.get_label(f"set.jsonl#c-1@{version}") is None and labels.get_label(f"set.jsonl#c-2@{version}")
+    assert labels.get_label(label_doc_id("c-2", version))["batch_id"] == "other.jsonl"  # untouched
 
 
 def test_a_record_whose_image_is_missing_is_quarantined_with_the_reason(clean_objects, clean_labels, index):
@@ -141,7 +189,7 @@ def test_with_an_llm_each_label_records_its_answer_and_disagreement_goes_to_revi
     objects.write_bytes("incoming/llm.jsonl", _data())
     cfg = config("run-llm")
     run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg, judge=judge)
-    first, second = labels.get_label("c-1@lexical-bm25-v2"), labels.get_label("c-2@lexical-bm25-v2")
+    first, second = (labels.get_label(f"llm.jsonl#{i}@lexical-bm25-v2") for i in ("c-1", "c-2"))
     assert first["llm"]["code"] == "9수01-01" and first["model_versions"]["llm"] == "fake:scripted"
     assert "error" in second["llm"] and second["labels"] != ["12미적Ⅱ-01-01"]
     assert second["decision"]["status"] == "needs_review"
@@ -163,7 +211,7 @@ def test_an_llm_may_choose_a_graph_neighbour_of_the_best_candidates(clean_object
     objects.write_bytes("incoming/near.jsonl", (json.dumps(RECORDS[0], ensure_ascii=False) + "\n").encode())
     cfg = config("run-near")
     run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg, judge=judge)
-    doc = labels.get_label("c-1@lexical-bm25-v2")
+    doc = labels.get_label("near.jsonl#c-1@lexical-bm25-v2")
     assert doc["llm"]["code"] == neighbour and doc["labels"] == [ranked[0].code]
     assert [c["code"] for c in doc["candidates"]] == [c.code for c in ranked]  # the ranking is unchanged
     graph = index.context([c.code for c in ranked])  # each candidate carries its graph context for the reviewer
@@ -190,7 +238,7 @@ def test_the_run_report_lists_reviews_disagreements_and_quarantined_records(clea
     report = json.loads(objects.read_bytes(summary["report"]))
     review = {item["problem_id"]: item for item in report["review"]}
     assert "top score 0.20 is below the auto-accept threshold 0.60" in review["r-2"]["reasons"]
-    assert review["r-2"]["doc_id"] == f"r-2@{cfg.model_version}" and len(review["r-2"]["candidates"]) == 3
+    assert review["r-2"]["doc_id"] == f"set.jsonl#r-2@{cfg.model_version}" and len(review["r-2"]["candidates"]) == 3
     (disagreement,) = report["disagreements"]
     assert (disagreement["problem_id"], disagreement["chosen"]) == ("r-1", "9수01-01")
     assert disagreement["provided"] == ["6수03-14"] and disagreement["score"] > 0.6

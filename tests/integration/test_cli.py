@@ -192,6 +192,26 @@ def test_labels_get_shows_the_champions_label_then_the_verification_and_lists_th
     assert missing.exit_code == 1 and "no label document 'p2'" in missing.output
 
 
+def test_labels_get_takes_a_key_a_document_id_or_a_record_id_one_problem_set_uses(label_docs):
+    docs = [_machine(f"{s}.jsonl#p7", "m", "r1", "9수01-02", 0.7, "auto_accepted") for s in ("a", "b")]
+    label_docs.upsert_labels([d | {"problem_id": "p7", "problem_key": d["problem_id"]} for d in docs] + [
+        _machine("q1", "m", "r1", "9수01-01", 0.8, "auto_accepted") | {"batch_id": "c.jsonl", "_id": "q1@m"},
+    ])  # fmt: skip
+
+    def get(ref, *args):
+        return runner.invoke(app, ["labels", "get", ref, "--json", *args])
+
+    ambiguous = get("p7")  # a record id two problem sets use: which problem is not for the CLI to guess
+    assert ambiguous.exit_code == 2 and "a.jsonl#p7" in ambiguous.stderr and "b.jsonl#p7" in ambiguous.stderr
+    by_key = json.loads(get("b.jsonl#p7").stdout)
+    assert by_key["document"]["_id"] == "b.jsonl#p7@m" and by_key["other_versions"] == []
+    by_doc_id = json.loads(get("a.jsonl#p7@m").stdout)
+    assert by_doc_id["document"]["_id"] == "a.jsonl#p7@m" and by_doc_id["current"] is True
+    # one set's id names its problem; a document from before keys (bare id, its key computed) is found by either
+    assert json.loads(get("q1").stdout)["document"]["_id"] == "q1@m"
+    assert json.loads(get("c.jsonl#q1", "--model-version", "m").stdout)["document"]["_id"] == "q1@m"
+
+
 def test_labels_list_filters_by_run_status_reason_and_curriculum(label_docs):
     disagree = "the record's labels say 9수01-01; the model chose 9수01-02"
     label_docs.upsert_labels([

@@ -65,6 +65,7 @@ def test_a_page_with_two_problems_becomes_two_label_documents(clean_objects, cle
     assert (summary["labeled"], summary["quarantined"], summary["pages_read"]) == (2, 0, 1)
     docs = sorted(labels.find_labels(), key=lambda d: d["problem_id"])
     assert [d["problem_id"] for d in docs] == ["worksheet.png#p1-1", "worksheet.png#p1-2"]
+    assert [d["problem_key"] for d in docs] == [d["problem_id"] for d in docs]  # a page problem's id names its file
     for doc, text in zip(docs, truth, strict=True):
         first_words = text.split()[:2]
         assert all(word in doc["input"]["text"] for word in first_words), (doc["input"]["text"], text)
@@ -102,7 +103,7 @@ def test_bad_images_are_quarantined_with_reasons_and_good_inputs_go_on(clean_obj
 
     summary = _run(objects, labels, index, reader, "run-bad")
 
-    assert summary["labeled"] == 1 and labels.get_label("z-1@lexical-bm25-v2") is not None
+    assert summary["labeled"] == 1 and labels.get_label("bundle.zip.d/set.jsonl#z-1@lexical-bm25-v2") is not None
     errors = {k.rsplit("/", 1)[1]: json.loads(objects.read_bytes(k)) for k in objects.list("quarantine")
               if k.endswith(".error.json")}  # fmt: skip
     assert "not a readable PNG or JPEG" in errors["corrupt.png.error.json"]["reason"]
@@ -132,7 +133,7 @@ def test_a_record_with_an_image_is_read_as_one_problem_and_its_image_filed_with_
     summary = _run(objects, labels, index, reader, "run-record-image")
 
     assert (summary["labeled"], summary["quarantined"]) == (1, 1)
-    doc = labels.get_label("img-1@lexical-bm25-v2")
+    doc = labels.get_label("set.zip.d/set.jsonl#img-1@lexical-bm25-v2")
     assert doc["metadata"]["grade"] == 1 and doc["input"]["page"]["problems"] == 1
     assert all(word in doc["input"]["text"] for word in page.problems[1]["text"].split()[:2])  # both problems, one text
     errors = {k.rsplit("/", 1)[1]: json.loads(objects.read_bytes(k)) for k in objects.list("quarantine")

@@ -8,7 +8,7 @@ import pytest
 from labeling.index import CurriculumIndex, current_verified
 from labeling.intake import claim_files
 from labeling.schemas import Problem
-from training.snapshot import build_snapshot, in_holdout_share, read_jsonl
+from training.snapshot import build_snapshot, in_holdout_share, read_jsonl, record_key
 from training.snapshot_validation import validate_and_freeze, validate_snapshot
 from training.verified import import_dropped, import_verified
 
@@ -75,6 +75,26 @@ def test_the_drop_folder_is_imported_filed_and_quarantined(clean_objects, clean_
     error = json.loads(objects.read_bytes("quarantine/2026-11-22/verified/good.jsonl.error.json"))
     assert error["records"][0]["id"] == "bad" and "not in the target curriculum" in error["records"][0]["reason"]
     assert objects.exists("quarantine/2026-11-22/verified/notes.txt")
+
+
+def test_two_problem_sets_that_reuse_an_id_are_two_verified_problems_in_a_snapshot(clean_objects, clean_labels, index):
+    # a verified record names its problem set with ``source``: set1's problem 1 and set2's problem 1 are two problems
+    set1 = {"id": "1", "source": "set1.jsonl", "text": SAMPLE[0]["text"], "labels": ["9수01-01"]}
+    set2 = {"id": "1", "source": "set2.jsonl", "text": SAMPLE[2]["text"], "labels": ["9수02-01"]}
+    import_verified("r1.jsonl", jsonl([set1, SAMPLE[1]]), labels=clean_labels, index=index, source_uri="s")
+    result, _ = import_verified("r2.jsonl", jsonl([set2]), labels=clean_labels, index=index, source_uri="s")
+    assert (result.stored, result.superseded) == (1, 0)
+    current = {d["problem_key"]: d for d in current_verified(clean_labels.reader(), "kr-2022")}
+    assert sorted(current) == ["set1.jsonl#1", "set2.jsonl#1", "v-2"]
+    assert current["set1.jsonl#1"]["_id"].startswith("set1.jsonl#1@verified-") and current["v-2"]["problem_id"] == "v-2"
+
+    snap = build_snapshot(clean_objects, clean_labels.reader(), "kr-2022", date="2026-11-22", holdout_share=0.5)
+    train, held = read_jsonl(clean_objects, snap.train_key), read_jsonl(clean_objects, snap.holdout_key)
+    assert sorted(record_key(r) for r in train + held) == ["set1.jsonl#1", "set2.jsonl#1", "v-2"]
+    assert {record_key(r) for r in held} == {k for k in current if in_holdout_share(k, 0.5)}
+    assert next(r for r in train + held if r["id"] == "v-2").get("key") is None  # a bare id's record is as before
+    report = validate_snapshot(train, held, index.codes, min_holdout=1)
+    assert not {"no conflicting labels", "no leakage into the hold-out"} & {f["check"] for f in report.failures}
 
 
 def many(n: int, code: str, prefix: str = "m") -> list[dict]:

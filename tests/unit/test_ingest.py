@@ -23,6 +23,14 @@ def test_csv_row_with_extra_cells_is_rejected_by_row_number():
     assert "more cells" in parsed.rejected[0].reason
 
 
+def test_the_problem_set_a_record_names_is_kept_beside_it_not_in_the_problem():
+    jsonl = b'{"id": "1", "text": "a", "source": "set1.jsonl"}\n{"id": "2", "text": "b", "source": " "}\n'
+    parsed = parse_file("verified.jsonl", jsonl)
+    assert parsed.sources == {1: "set1.jsonl"} and "source" not in parsed.problems[0][1].model_dump()
+    parsed = parse_file("verified.csv", b"id,text,source\n1,a,school-a/set1.jsonl\n2,b,\n")
+    assert parsed.sources == {2: "school-a/set1.jsonl"}  # CSV: by row number, the header being row 1
+
+
 @pytest.mark.parametrize(
     ("name", "data", "message"),
     [

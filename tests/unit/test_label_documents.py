@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from labeling.documents import label_history, label_row, labels_query, list_labels, pick_current
+from labeling.documents import label_history, label_row, labels_query, list_labels, pick_current, problem_keys
 from labeling.index import neighbours
+from labeling.schemas import LabelDocument, label_doc_id, problem_key
 from stores.labels import EmbeddedLabelStore
 
 COLD = "lexical-bm25-v2"
@@ -72,9 +73,38 @@ def test_the_listing_query_takes_a_reason_as_text_and_a_curriculum_among_several
 def test_a_listing_row_names_the_chosen_code_its_score_and_the_first_reason():
     doc = machine(COLD, 1) | {"candidates": [{"code": "9수01-02", "score": 0.74}, {"code": "9수01-01", "score": 0.2}]}
     row = label_row(doc)
-    assert row == {"id": f"p1@{COLD}", "problem_id": "p1", "run_id": None, "status": "auto_accepted",
-                   "code": "9수01-02", "score": 0.74, "reasons": ["top score 0.74 ≥ 0.60"]}  # fmt: skip
+    assert row == {"id": f"p1@{COLD}", "problem_id": "p1", "problem_key": "p1", "run_id": None,
+                   "status": "auto_accepted", "code": "9수01-02", "score": 0.74,
+                   "reasons": ["top score 0.74 ≥ 0.60"]}  # fmt: skip
     assert label_row(verified("a", 1))["score"] is None
+
+
+def test_a_problem_is_known_by_its_set_and_its_id_and_a_page_problem_by_its_id():
+    assert problem_key("school-a/set1.jsonl", "7") == "school-a/set1.jsonl#7"
+    assert problem_key("scan.pdf", "scan.pdf#p1-2") == "scan.pdf#p1-2"  # a page problem's id names its file already
+    assert problem_key("scan.pdf", "scan.pdf.2#p1-2") == "scan.pdf#scan.pdf.2#p1-2"
+    assert problem_key(None, "7") == problem_key("", "7") == "7"
+    assert label_doc_id(problem_key("a.jsonl", "7"), "m1") == "a.jsonl#7@m1"
+    # a document stored before keys: its key is computed from its batch (its input's name)
+    older = machine(COLD, 1) | {"batch_id": "a.jsonl", "decision": {"status": "auto_accepted"}}
+    assert LabelDocument.model_validate(older).problem_key == "a.jsonl#p1"
+    assert LabelDocument.model_validate(older | {"problem_key": "k"}).problem_key == "k"
+
+
+def test_two_sets_that_reuse_an_id_are_two_problems_and_a_bare_id_finds_both(tmp_path):
+    store = EmbeddedLabelStore.open(str(tmp_path / "labels"))
+    docs = [machine(COLD, day) | {"_id": f"{key}@{COLD}", "problem_key": key} for day, key in
+            ((1, "a.jsonl#p1"), (2, "b.jsonl#p1"))]  # fmt: skip
+    store.upsert_labels(docs)
+    assert label_history(store, "a.jsonl#p1", cold_start_version=COLD).current["_id"] == f"a.jsonl#p1@{COLD}"
+    assert label_history(store, "b.jsonl#p1", cold_start_version=COLD).older == []
+    assert label_history(store, "p1", cold_start_version=COLD).current is None
+    assert problem_keys(store, "p1") == ["a.jsonl#p1", "b.jsonl#p1"]
+    # a document without a stored key (written before keys, not migrated) is found by its computed key
+    store.upsert_labels([machine("text-labeler-v3", 3) | {"_id": "p1@text-labeler-v3", "batch_id": "a.jsonl"}])
+    history = label_history(store, "a.jsonl#p1", cold_start_version=COLD)
+    assert history.current["_id"] == "p1@text-labeler-v3" and [d["_id"] for d in history.older] == [docs[0]["_id"]]
+    assert [d["_id"] for d in label_history(store, "b.jsonl#p1", cold_start_version=COLD).older] == []
 
 
 def test_graph_neighbours_are_listed_once_in_first_seen_order():

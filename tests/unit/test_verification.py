@@ -97,6 +97,25 @@ def test_a_verification_based_on_a_label_takes_it_out_of_the_queue_and_a_stale_o
         verify(store, PROBLEM, ["9수01-01"], reviewer="ann", curriculum="kr-2022", based_on="p2@x")
 
 
+def test_a_verification_takes_the_key_of_the_label_it_is_based_on_and_other_sets_keep_theirs(store):
+    label = machine_label()  # problem p1 of a.jsonl
+    other = build_label_doc(
+        PROBLEM, CANDIDATES, curriculum="kr-2022", model_version=COLD, graph_version="g1", run_id="r1",
+        batch_id="b.jsonl", source_uri="file:///b.jsonl", record=1, decision={"status": "needs_review", "reasons": []},
+    )  # fmt: skip
+    assert (label["problem_key"], other["problem_key"]) == ("a.jsonl#p1", "b.jsonl#p1")
+    assert label["_id"] == f"a.jsonl#p1@{COLD}" and label["problem_id"] == "p1"
+    store.upsert_labels([label, other])
+    on_a, _ = verify(store, PROBLEM, ["9수01-01"], reviewer="ann", curriculum="kr-2022", based_on=label["_id"])
+    on_b, done = verify(store, PROBLEM, ["9수01-02"], reviewer="ann", curriculum="kr-2022", source="b.jsonl")
+    assert on_a.startswith("a.jsonl#p1@verified-") and on_b.startswith("b.jsonl#p1@verified-")
+    assert done.superseded == 0 and store.get_label(on_a)["current"] is True  # b's problem is another problem
+    assert label_history(store, "a.jsonl#p1", cold_start_version=COLD).current["_id"] == on_a
+    assert label_history(store, "b.jsonl#p1", cold_start_version=COLD).current["_id"] == on_b
+    with pytest.raises(VerificationError, match=r"not a label document of problem 'c\.jsonl#p1'"):
+        verify(store, PROBLEM, ["9수01-01"], reviewer="ann", curriculum="kr-2022", based_on=on_b, source="c.jsonl")
+
+
 def test_a_verification_keeps_the_id_earlier_versions_gave_it():
     # re-importing a file imported by an earlier version must find its verifications, not add twins
     problem = Problem(id="v-1", text="180을 소인수분해하여 거듭제곱의 곱으로 나타내시오.", labels=["9수01-01"])
