@@ -9,6 +9,9 @@ UV     := $(BIN)/uv
 # Debian packages the embedded stack needs: libgomp1 for the FalkorDB module (OpenMP); fonts-nanum for the synthetic
 # Korean worksheet pages (training/pages/); tesseract-ocr with its Korean data for OCR; poppler-utils to rasterise PDFs.
 DEB_PACKAGES := libgomp1 fonts-nanum tesseract-ocr tesseract-ocr-kor poppler-utils
+# For the tests only (the production image leaves them out): chromium and its driver for the review page's browser
+# test (tests/integration/test_review_browser.py).
+TEST_DEB_PACKAGES := chromium chromium-driver
 # The environment is rebuilt only when what it is made from changes.
 ENV_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
 STAMP    := $(VENV)/.installed-$(ENV_HASH)
@@ -37,7 +40,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@rm -f $(VENV)/.installed-* && touch $@
 
 deb:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+	@missing=""; for p in $(DEB_PACKAGES) $(TEST_DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -29,6 +29,7 @@ COPY --chown=airflow:0 labeling/ /opt/airflow/mathlabel-src/labeling/
 COPY --chown=airflow:0 training/ /opt/airflow/mathlabel-src/training/
 COPY --chown=airflow:0 graph_seed/ /opt/airflow/mathlabel-src/graph_seed/
 COPY --chown=airflow:0 stores/ /opt/airflow/mathlabel-src/stores/
+COPY --chown=airflow:0 review/ /opt/airflow/mathlabel-src/review/
 COPY --chown=airflow:0 operators/ /opt/airflow/mathlabel-src/operators/
 COPY --chown=airflow:0 plugins/ /opt/airflow/mathlabel-src/plugins/
 RUN pip install --no-cache-dir --no-deps /opt/airflow/mathlabel-src

@@ -157,8 +157,10 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 def _review_section(summary: dict[str, Any]) -> str:
     e = html.escape
     listed, total = summary.get("review", []), summary["needs_review"]
+    link = summary.get("review_url")
+    queue = f'<p><a href="{e(link)}">Review this run\'s labels</a> (its queue on the review page)</p>' if link else ""
     if not total:
-        return "<h2>Needs review</h2><p>No problem needs review.</p>"
+        return f"<h2>Needs review</h2>{queue}<p>No problem needs review.</p>"
     rows = [
         [
             f"<code>{e(item['problem_id'])}</code>",
@@ -175,7 +177,7 @@ def _review_section(summary: dict[str, Any]) -> str:
         "--status needs_review --limit 0` for those labeled in this run"
     )
     return (
-        f"<h2>Needs review ({total})</h2>"
+        f"<h2>Needs review ({total})</h2>{queue}"
         + _more(len(listed), total, "problems are", where)
         + _table(["problem", "label document", "file", "reasons", "top candidates (score)"], rows)
     )

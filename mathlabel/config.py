@@ -73,6 +73,7 @@ class LabelingSettings(_Section):
     drop_queue_url: str = ""
     drop_queue_conn_id: str = "aws_default"
     drop_queue_poll_seconds: int = 20
+    review_url: str = "http://127.0.0.1:8080/mathlabel/"
 
 
 class TrainingSettings(_Section):

@@ -99,6 +99,11 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         # Nothing runs until someone asks: a fresh UI fires no schedule (`airflow dags test` runs paused DAGs).
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # Local logins (the SimpleAuthManager): an admin, a reviewer (role user: may write reviews) and a read-only
+        # viewer. Their passwords are generated on the UI's first start (`mathlabel ui` prints them).
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": os.environ.get(
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,reviewer:user,viewer:viewer"
+        ),
         "MATHLABEL_VAR_DIR": str(settings.var_path),
     }
 

@@ -20,6 +20,22 @@ from mathlabel.cli.common import app, get_settings
 SAMPLE = Path(__file__).resolve().parents[2] / "labeling" / "samples" / "kr2022_sample.jsonl"
 
 
+def _review_hint(settings, review_url: str | None) -> list[str]:
+    """How to review the run's labels: the page's URL and the logins (passwords exist once the UI has started)."""
+    from mathlabel.airflow_ui import AirflowUI
+
+    ui = AirflowUI(settings)
+    logins = ui.passwords()
+    url = review_url or f"{ui.url}/mathlabel/"
+    lines = ["", "review the labels in the Airflow UI: `make airflow-ui` (or `mathlabel ui`), then open", f"  {url}"]
+    if logins:
+        lines += [f"  log in as {user} (password {password})" for user, password in logins.items()
+                  if user in {"reviewer", "admin"}]  # fmt: skip
+    else:
+        lines.append(f"  log in as reviewer: the UI prints its password on first start (kept in {ui.password_file})")
+    return lines
+
+
 def _run_summary(summary: dict, objects, elapsed: float) -> list[str]:
     """A run's report summary in words, with where the report is (a path and a URI to open)."""
     agreement = summary["top1_agreement"]
@@ -44,7 +60,7 @@ def _run_summary(summary: dict, objects, elapsed: float) -> list[str]:
         "the run report lists the problems that need review, the disagreements and the quarantine, with reasons:",
         f"  {Path(root) / report if root is not None else report} (and .json)",
         f"  {objects.uri(report)}",
-        "a problem's label document: `mathlabel labels get <problem id>`",
+        "a problem's label document: `mathlabel labels get <file>#<problem id>`",
     ]
 
 
@@ -255,3 +271,4 @@ def run(
             f"nothing was claimed: incoming/{conf['selector'] or ''} holds no file, or only files changed in the last "
             f"{settings.labeling.settle_seconds:g}s (labeling.settle_seconds), which the next run takes"
         )
+    typer.echo("\n".join(_review_hint(settings, summary.get("review_url"))))

@@ -1,0 +1,38 @@
+"""Registers the review workspace with Airflow: its FastAPI app at ``/mathlabel`` and two views of its page, "Review"
+in the navigation and a "Review" tab on each ``batch_labeling`` run (opening that run's queue).
+
+The app is created when the API server loads plugins; it reaches the stores only on the first request.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from airflow.plugins_manager import AirflowPlugin
+
+from plugins.mathlabel_review.app import create_app
+
+URL_PREFIX = "/mathlabel"
+
+
+class MathlabelReviewPlugin(AirflowPlugin):
+    name = "mathlabel_review"
+    fastapi_apps: ClassVar[list[dict[str, Any]]] = [
+        {"app": create_app(), "url_prefix": URL_PREFIX, "name": "mathlabel review"}
+    ]
+    external_views: ClassVar[list[dict[str, Any]]] = [
+        {
+            "name": "Review",
+            "href": f"{URL_PREFIX}/",
+            "destination": "nav",
+            "url_route": "mathlabel-review",
+            "icon": f"{URL_PREFIX}/static/icon.svg",
+        },
+        {
+            # Airflow fills {DAG_ID} and {RUN_ID}; the page says so when the run is not a labeling run.
+            "name": "Review",
+            "href": f"{URL_PREFIX}/?dag_id={{DAG_ID}}&run_id={{RUN_ID}}&status=any",
+            "destination": "dag_run",
+            "url_route": "mathlabel-run-review",
+        },
+    ]
