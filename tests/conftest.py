@@ -26,6 +26,9 @@ from mathlabel.services import Stack, airflow_env  # noqa: E402
 os.environ.update(airflow_env(Settings()))
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 
+# Fixtures of the tests that call the review API (airflow_app, client) and its logins.
+pytest_plugins = ["tests.review_client"]
+
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:

@@ -14,11 +14,11 @@ from labeling.batch import CurriculumIndex, run_batch
 from labeling.intake import claim_files
 from mathlabel.config import get_settings
 from mathlabel.runs import batch_config
+from tests.review_client import login
 
 pytestmark = pytest.mark.integration
 
 API = "/mathlabel/api/v1"
-PASSWORDS = {"admin": "admin-pw", "reviewer": "reviewer-pw", "viewer": "viewer-pw"}
 RECORDS = [
     {"id": "q1", "text": "180을 소인수분해하여 거듭제곱을 사용한 곱으로 나타내시오."},
     {"id": "q2", "text": "삼각형의 세 내각의 크기의 합을 구하시오."},
@@ -31,31 +31,6 @@ RECORDS = [
 
 def _jsonl(records) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
-
-
-@pytest.fixture(scope="module")
-def airflow_app(stack, tmp_path_factory):
-    """Airflow's API server app with the plugins folder loaded, and three users: admin, reviewer (role user), viewer."""
-    import os
-
-    folder = tmp_path_factory.mktemp("auth")
-    (folder / "passwords.json").write_text(json.dumps(PASSWORDS))
-    saved = {
-        k: os.environ.get(k)
-        for k in ("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
-    }
-    os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = "admin:admin,reviewer:user,viewer:viewer"
-    os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] = str(folder / "passwords.json")
-    from airflow.api_fastapi.app import create_app
-
-    try:
-        yield create_app()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture
@@ -73,19 +48,6 @@ def labeled(clean_objects, clean_labels, seeded_graph):
     workspace.cache_clear()
 
 
-@pytest.fixture
-def client(airflow_app):
-    from fastapi.testclient import TestClient
-
-    return TestClient(airflow_app)
-
-
-def login(client, user: str) -> dict[str, str]:
-    response = client.post("/auth/token", json={"username": user, "password": PASSWORDS[user]})
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
 def _path(doc_id: str) -> str:
     return f"{API}/labels/{quote(doc_id, safe='')}"
 
@@ -100,6 +62,7 @@ def test_every_route_refuses_a_caller_without_a_login(client, labeled):
     some = labeled.find_labels(limit=1)[0]["_id"]
     routes = [
         ("get", f"{API}/me"),
+        ("get", f"{API}/curricula"),
         ("get", f"{API}/queue"),
         ("get", _path(some)),
         ("get", f"{_path(some)}/crop"),
@@ -287,6 +250,8 @@ def test_bulk_accept_writes_current_versions_and_reports_the_rest(client, labele
 
 def test_standards_search_by_code_and_by_words(client, labeled):
     headers = login(client, "viewer")
+    listed = client.get(f"{API}/curricula", headers=headers).json()
+    assert {"kr-2022", "us-ccss"} <= {c["id"] for c in listed} and all(c["name"] for c in listed)
     by_code = client.get(f"{API}/standards", params={"curriculum": "kr-2022", "q": "[9수01-0"}, headers=headers).json()
     assert by_code and all(row["code"].startswith("9수01-0") for row in by_code)
     by_words = client.get(
