@@ -102,6 +102,12 @@ class ReviewWorkspace:
             self._indexes[key] = (time.monotonic(), index)
         return index
 
+    def curricula(self) -> list[dict[str, Any]]:
+        """The curricula seeded in the graph: id and name."""
+        from graph_seed import cypher
+
+        return [{"id": row["id"], "name": row["name"]} for row in self.graph.run(*cypher.curricula())]
+
     def get(self, doc_id: str) -> dict[str, Any]:
         doc = self.labels.get_label(doc_id)
         if doc is None:

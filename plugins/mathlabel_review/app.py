@@ -152,6 +152,12 @@ def me(user: Reader) -> dict[str, Any]:
     return {"user": user_name(user), "can_review": may_review(user)}
 
 
+@api.get("/curricula")
+def curricula(user: Reader) -> list[dict[str, Any]]:
+    """The curricula seeded in the graph (id and name), for the page's filter and standards search."""
+    return workspace().curricula()
+
+
 @api.get("/queue")
 def queue(
     user: Reader,
