@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -24,26 +23,13 @@ from labeling.documents import NEEDS_REVIEW, VERIFIED, find_by_keys, review_queu
 from labeling.index import CurriculumIndex, expand_curricula
 from labeling.schemas import stored_problem_key
 from review.errors import DocumentNotFound, InvalidReview, StaleVersion
+from review.vocabulary import MAX_BULK, REJECT_REASONS, REJECTED, BulkItem
 from stores.errors import LabelNotFound, VersionConflict
 from stores.graph import GraphStore
 from stores.labels import LabelStore
 from stores.objects import ObjectStore
 
-REJECTED = "rejected"
-REJECT_REASONS = {
-    "not_math": "not a math problem",
-    "unreadable": "unreadable page",
-    "duplicate": "a duplicate of another problem",
-    "other": "rejected for another reason",
-}
-MAX_BULK = 500
 CROP_PAD = 8  # labeling.page_input.crop_of pads a problem's box by this much
-
-
-@dataclass(frozen=True)
-class BulkItem:
-    id: str
-    version: int
 
 
 def _now() -> datetime:

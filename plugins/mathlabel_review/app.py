@@ -14,7 +14,7 @@ import threading
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, Response, status
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -23,7 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from plugins.mathlabel_review.auth import Reader, Reviewer, may_review, user_name
 from review.errors import DocumentNotFound, InvalidReview, ReviewError, StaleVersion
-from review.workspace import MAX_BULK, REJECT_REASONS, BulkItem, ReviewWorkspace
+from review.vocabulary import MAX_BULK, REJECT_REASONS, BulkItem
+
+if TYPE_CHECKING:
+    from review.workspace import ReviewWorkspace
 
 log = logging.getLogger("mathlabel.review")
 STATIC = Path(__file__).parent / "static"
@@ -39,6 +42,7 @@ def workspace() -> ReviewWorkspace:
     """The workspace over the configured stores (Airflow connections in production), built on first use."""
     from mathlabel.config import get_settings
     from operators.clients import build_stores
+    from review.workspace import ReviewWorkspace
 
     settings = get_settings()
     stores = build_stores(settings)
@@ -299,10 +303,10 @@ def create_app() -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def page(request: Request) -> Response:
         """The review page; without a login, Airflow's login page, coming back here after."""
-        from airflow.api_fastapi.core_api.security import get_user
+        from plugins.mathlabel_review.auth import get_user
 
         try:
-            user = await get_user(request, None, None)
+            user = await get_user(request, None)
         except HTTPException:
             from airflow.api_fastapi.app import get_auth_manager
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,19 @@ def _same_origin(request: Request) -> None:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"a write with the login cookie needs the header {CSRF_HEADER}: {CSRF_VALUE}"
         )
+
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT from Airflow's POST /auth/token (or the UI's cookie)")
+
+
+async def get_user(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Any:
+    """The API server's own ``get_user`` (bearer token, else the ``_token`` cookie), imported when a request comes:
+    Airflow loads plugins in every process, and the API server's security module pulls in the whole API app."""
+    from airflow.api_fastapi.core_api.security import get_user as airflow_get_user
+
+    return await airflow_get_user(request, None, credentials)
 
 
 async def reader(user: Annotated[Any, Depends(get_user)]) -> Any:
