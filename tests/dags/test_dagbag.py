@@ -50,3 +50,16 @@ def test_dag_file_parses_without_heavy_imports(path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
     assert out.stdout.strip().splitlines()[-1] == "[]", f"{path.name} imports at parse time: {out.stdout.strip()}"
+
+
+def test_the_review_plugin_loads_without_the_workspace_or_the_api_server():
+    # Airflow loads plugins in every process (the dag-processor, the scheduler, each task): the review app's routes
+    # import the workspace, the stores and the API server's security module only when a request comes.
+    heavy = (*HEAVY, "review.workspace", "labeling.index", "airflow.api_fastapi.app", "numpy")
+    code = (
+        "import sys; import plugins.mathlabel_review_plugin as p\n"
+        "assert p.MathlabelReviewPlugin.fastapi_apps[0]['url_prefix'] == '/mathlabel'\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
