@@ -52,6 +52,9 @@ OFFICIAL_IMAGES = {
     "minio-init": ("minio/", "quay.io/minio/"),
     "mlflow": ("ghcr.io/mlflow/mlflow:",),
 }
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+# airflow-init's command: the review workspace's Reviewer role and read permissions on FAB.
+REVIEW_ROLES_COMMAND = ["python", "-m", "plugins.mathlabel_review.roles"]
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|JWT", re.IGNORECASE)
 REQUIRED_REF = re.compile(r"^\$\{[A-Z0-9_]+:\?[^}]*\}$")
 # user:password@ in a URI; the password part is checked.
@@ -187,6 +190,42 @@ def test_airflow_connections_have_the_types_the_hooks_accept(compose):
     # MongoHook refuses any conn_type but "mongo": a mongodb:// URI would make it "mongodb".
     assert env["AIRFLOW_CONN_MONGO_DEFAULT"].startswith("mongo://")
     assert "replicaSet=rs0" in env["AIRFLOW_CONN_MONGO_DEFAULT"]
+
+
+def test_airflow_runs_the_fab_auth_manager_everywhere(compose):
+    airflow_services = [
+        name
+        for name, service in compose["services"].items()
+        if (service.get("build") or {}).get("dockerfile") == "docker/airflow.Dockerfile"
+    ]
+    assert "airflow-apiserver" in airflow_services and "airflow-init" in airflow_services
+    for name in airflow_services:  # the CLI of airflow-init and the api-server must agree on the auth manager
+        assert _environment(compose["services"][name]).get("AIRFLOW__CORE__AUTH_MANAGER") == FAB_AUTH_MANAGER, name
+    pins = (PROJECT_ROOT / "requirements.txt").read_text(encoding="utf-8")
+    assert re.search(r"^apache-airflow-providers-fab==", pins, re.MULTILINE), "the image lacks the FAB provider"
+
+
+def test_airflow_init_migrates_creates_the_admin_and_the_reviewer_role(compose):
+    init = compose["services"]["airflow-init"]
+    env = _environment(init)
+    # The image's entrypoint: `airflow db migrate`, then `airflow users create`, then the command.
+    assert env["_AIRFLOW_DB_MIGRATE"] == "true"
+    assert env["_AIRFLOW_WWW_USER_CREATE"] == "true" and env["_AIRFLOW_WWW_USER_ROLE"] == "Admin"
+    assert REQUIRED_REF.match(env["_AIRFLOW_WWW_USER_PASSWORD"]), "the admin's password must come from the environment"
+    assert init["command"] == REVIEW_ROLES_COMMAND
+    module = PROJECT_ROOT / Path(*REVIEW_ROLES_COMMAND[2].split(".")).with_suffix(".py")
+    assert module.is_file() and "def ensure_review_roles(" in module.read_text(encoding="utf-8")
+    assert "COPY --chown=airflow:0 plugins/ " in DOCKERFILE.read_text(encoding="utf-8"), "the image lacks plugins/"
+
+
+def test_every_required_variable_is_documented(compose):
+    # `${NAME:?...}` outside comments, against the header of docker-compose.yaml and the list of .gitlab-ci.yml.
+    lines = COMPOSE.read_text(encoding="utf-8").splitlines()
+    required = set(re.findall(r"\$\{(\w+):\?", "\n".join(line for line in lines if not line.lstrip().startswith("#"))))
+    header = "\n".join(line for line in lines if line.startswith("#"))
+    ci_header = "\n".join(line for line in GITLAB_CI.read_text(encoding="utf-8").splitlines() if line.startswith("#"))
+    assert sorted(name for name in required if name not in header) == []
+    assert sorted(name for name in required if name not in ci_header) == []
 
 
 def test_mongo_runs_as_a_replica_set(compose):
