@@ -220,7 +220,7 @@ def review_queue(
     unfiltered = queue_query(**(filters | {"reason": None}))
     reasons = store.count_values("decision.reason_kinds", unfiltered)
     by_count = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))  # the commonest first
-    # The documents with a reason are counted already; counting them again would match the reason in every document.
+    # With a reason, the total is that reason's count (the same documents), not a second pass matching it in each one.
     reason = filters.get("reason")
     total = reasons.get(reason, 0) if reason else store.count_labels(query)
     return ReviewQueue(page.docs, page.cursor, total, by_count)

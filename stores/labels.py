@@ -27,6 +27,7 @@ from stores.errors import LabelNotFound, VersionConflict
 from stores.sqlite_query import (
     COLUMNS,
     after_sql,
+    count_json_values,
     decode,
     document,
     dumps,
@@ -170,6 +171,9 @@ MONGO_INDEXES = (
     # the review queue: a status, then by uncertainty (margin) or age, keyset-paged on _id
     (("decision.status", 1), ("margin", 1), ("_id", 1)),
     (("decision.status", 1), ("created_at", 1), ("_id", 1)),
+    # a run's queue
+    (("run_id", 1), ("decision.status", 1), ("margin", 1), ("_id", 1)),
+    (("run_id", 1), ("decision.status", 1), ("created_at", 1), ("_id", 1)),
     # a curriculum's current verifications (training snapshots, the examples of the cold-start labeler)
     (("decision.status", 1), ("current", 1), ("curriculum", 1)),
 )
@@ -368,8 +372,10 @@ class EmbeddedLabelStore:
     """The label store in one SQLite file (stdlib ``sqlite3``, WAL mode), the embedded default.
 
     Each document is a JSON text keyed by ``_id``; ``created_at`` has a column of its own, so an upsert replaces
-    the document and keeps it. Datetimes survive the round trip. ``problem_id``, ``problem_key``, ``run_id`` and
-    ``decision.status`` are indexed. The ``version`` of a document is bumped in the upsert's ``ON CONFLICT`` clause;
+    the document and keeps it. Datetimes survive the round trip. ``problem_id`` and ``problem_key`` are indexed;
+    ``decision.status``, ``current``, ``run_id`` and ``decision.reason_kinds`` are also virtual generated columns
+    (``GENERATED``: their ``json_extract``, computed on read), which the queries use in their place, and the review
+    queue's indexes hold them. The ``version`` of a document is bumped in the upsert's ``ON CONFLICT`` clause;
     ``update_label`` is one ``BEGIN IMMEDIATE`` transaction whose ``UPDATE`` is conditional on the version read,
     and whose audit event goes into the table ``label_events`` (``_id``, ``doc_id``, ``at``, the event's JSON) in
     the same transaction. ``PRAGMA user_version`` says the older documents were migrated (``SCHEMA_VERSION``).
@@ -382,12 +388,26 @@ class EmbeddedLabelStore:
     differently from MongoDB. ``sort`` orders by scalar or datetime fields, missing ones first as in MongoDB.
     """
 
-    INDEXED = ("problem_id", "problem_key", "run_id", "decision.status")
-    # the review queue: a status, then by uncertainty (margin) or age, keyset-paged on _id (as MONGO_INDEXES)
-    COMPOUND: ClassVar[dict[str, tuple[str, str]]] = {
-        "labels_queue_margin": ("decision.status", "margin"),
-        "labels_queue_age": ("decision.status", "created_at"),
+    INDEXED = ("problem_id", "problem_key")
+    # Fields of the review queue as virtual columns: SQLite (before 3.41) reads the document again for an indexed
+    # json_extract expression, but answers a count or a GROUP BY on indexed columns from the index alone.
+    GENERATED: ClassVar[dict[str, str]] = {
+        "decision.status": "v_status",
+        "current": "v_current",
+        "run_id": "v_run_id",
+        "decision.reason_kinds": "v_reason_kinds",
     }
+    # name → columns: the review queue by status (and run), then by uncertainty (margin) or age, keyset-paged on
+    # _id (as MONGO_INDEXES). ``current`` and the reason kinds close each, so that whichever one the planner takes,
+    # the queue's counts (the total, the documents per reason) are read from it alone.
+    COUNTED = ("_id", "v_current", "v_reason_kinds")
+    COMPOUND: ClassVar[dict[str, tuple[str, ...]]] = {
+        "labels_status_margin": ("v_status", sort_sql("margin"), *COUNTED),
+        "labels_status_age": ("v_status", "created_at", *COUNTED),
+        "labels_run_status_margin": ("v_run_id", "v_status", sort_sql("margin"), *COUNTED),
+        "labels_run_status_age": ("v_run_id", "v_status", "created_at", *COUNTED),
+    }
+    OBSOLETE = ("labels_run_id", "labels_decision_status", "labels_queue_margin", "labels_queue_age")  # on json_extract
     BATCH = 500  # ids per IN (...): well under SQLite's limit on bound parameters
 
     def __init__(self, path: str, *, read_only: bool = False) -> None:
@@ -397,6 +417,7 @@ class EmbeddedLabelStore:
             target = Path(path).resolve().as_uri() + "?mode=ro"
             self.conn = sqlite3.connect(target, uri=True, timeout=60, isolation_level=None, check_same_thread=False)
             self.conn.create_function("mathlabel_regexp", 3, regexp, deterministic=True)
+            self.generated = self._generated_columns()
             return
         self.conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
         self.conn.create_function("mathlabel_regexp", 3, regexp, deterministic=True)
@@ -411,6 +432,7 @@ class EmbeddedLabelStore:
         )
         self._migrate()
         self.ensure_indexes()
+        self.generated = self._generated_columns()
 
     @classmethod
     def open(cls, path: str, database: str = "mathlabel") -> EmbeddedLabelStore:
@@ -456,15 +478,33 @@ class EmbeddedLabelStore:
         if self.read_only:
             raise PermissionError(f"this label store is read-only (opened with mode=ro): {self.path}")
 
+    def _generated_columns(self) -> dict[str, str]:
+        """field → its virtual column, of those the file has (a file no writable store opened yet has none)."""
+        have = {row[1] for row in self.conn.execute("PRAGMA table_xinfo(labels)")}
+        return {field: column for field, column in self.GENERATED.items() if column in have}
+
+    def _add_generated_columns(self) -> None:
+        """Add the missing virtual columns: a change of the schema only, no row is rewritten."""
+        if len(self._generated_columns()) == len(self.GENERATED):
+            return
+        with self._transaction():  # another process may have added them meanwhile: ask again, inside
+            have = self._generated_columns()
+            for field, column in self.GENERATED.items():
+                if field not in have:
+                    expression = f"json_extract(doc, '{json_path(field)}')"
+                    self.conn.execute(f"ALTER TABLE labels ADD {column} GENERATED ALWAYS AS ({expression}) VIRTUAL")
+
     def ensure_indexes(self) -> list[str]:
+        self._add_generated_columns()
         names = []
         for field in self.INDEXED:
             names.append("labels_" + field.replace(".", "_"))
             self.conn.execute(f"CREATE INDEX IF NOT EXISTS {names[-1]} ON labels ({field_sql(field)})")
-        for name, (status, key) in self.COMPOUND.items():
+        for name, columns in self.COMPOUND.items():
             names.append(name)
-            columns = f"{field_sql(status)}, {sort_sql(key)}, _id"
-            self.conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON labels ({columns})")
+            self.conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON labels ({', '.join(columns)})")
+        for name in self.OBSOLETE:
+            self.conn.execute(f"DROP INDEX IF EXISTS {name}")
         names.append(f"{EVENTS}_doc_id")
         self.conn.execute(f"CREATE INDEX IF NOT EXISTS {names[-1]} ON {EVENTS} (doc_id, at)")
         return names
@@ -556,7 +596,7 @@ class EmbeddedLabelStore:
     def find_labels(
         self, query: dict[str, Any] | None = None, *, sort: Sort | None = None, limit: int = 0
     ) -> list[dict[str, Any]]:
-        where, params = where_sql(query or {})
+        where, params = where_sql(query or {}, self.generated)
         order = [f"{sort_sql(field)} {'ASC' if way == 1 else 'DESC'}" for field, way in _check_sort(sort or [])]
         sql = f"SELECT _id, created_at, doc FROM labels WHERE {where} ORDER BY {', '.join([*order, 'rowid'])}"
         if limit:
@@ -564,7 +604,7 @@ class EmbeddedLabelStore:
         return [document(row) for row in self.conn.execute(sql, params)]
 
     def count_labels(self, query: dict[str, Any] | None = None) -> int:
-        where, params = where_sql(query or {})
+        where, params = where_sql(query or {}, self.generated)
         return self.conn.execute(f"SELECT count(*) FROM labels WHERE {where}", params).fetchone()[0]
 
     def find_page(
@@ -572,7 +612,7 @@ class EmbeddedLabelStore:
         cursor: str | None = None,
     ) -> Page:  # fmt: skip
         after = _decode_cursor(cursor, key, descending, limit)
-        where, params = where_sql(query or {})
+        where, params = where_sql(query or {}, self.generated)
         column = sort_sql(key)
         if after is not None:
             clause, values = after_sql(column, descending, *after)
@@ -583,9 +623,13 @@ class EmbeddedLabelStore:
         return _page(docs, key, descending, limit)
 
     def count_values(self, field: str, query: dict[str, Any] | None = None) -> dict[Any, int]:
-        where, params = where_sql(query or {})
+        where, params = where_sql(query or {}, self.generated)
         if field in COLUMNS:
             sql = f"SELECT {field}, count(*) FROM labels WHERE {where} GROUP BY {field}"
+        elif field in self.generated:  # grouped by the column (from an index that holds it), arrays split here
+            column = self.generated[field]
+            rows = self.conn.execute(f"SELECT {column}, count(*) FROM labels WHERE {where} GROUP BY {column}", params)
+            return count_json_values(rows)
         else:  # json_each: the elements of an array, or the value itself; a document counts once per value
             each = f"json_each(labels.doc, '{json_path(field)}') AS v"
             sql = (

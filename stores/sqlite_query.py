@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import MappingProxyType
@@ -44,9 +45,13 @@ def json_path(field: str) -> str:
     return "$" + "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in field.split("."))
 
 
-def field_sql(field: str, value: Any = None) -> str:
+def field_sql(field: str, value: Any = None, generated: Mapping[str, str] = MappingProxyType({})) -> str:
+    """A field's SQL: its own column, the generated column that holds ``json_extract`` of it (``generated``: field →
+    column; not for a datetime, which is compared by its ISO text), or ``json_extract`` itself."""
     if field in COLUMNS:
         return field
+    if field in generated and not isinstance(value, datetime):
+        return generated[field]
     suffix = '."$date"' if isinstance(value, datetime) else ""
     return f"json_extract(doc, '{json_path(field)}{suffix}')"
 
@@ -69,6 +74,28 @@ def after_sql(column: str, descending: bool, value: Any, doc_id: str) -> tuple[s
     if descending:
         return f"({column} < ? OR ({column} = ? AND _id < ?) OR {column} IS NULL)", [value, value, doc_id]
     return f"({column} > ? OR ({column} = ? AND _id > ?))", [value, value, doc_id]
+
+
+def count_json_values(groups: Iterable[tuple[Any, int]]) -> dict[Any, int]:
+    """``count_values`` from (``json_extract`` of a field, documents) groups, by ``json_each``'s rule: an array's (or
+    object's) scalar elements count once per document, null and nested arrays or objects are left out. A string that
+    reads as a JSON array or object counts as one (``json_extract`` returns both as text)."""
+    out: dict[Any, int] = {}
+    for value, n in groups:
+        values = [value]
+        if isinstance(value, str) and value.startswith(("[", "{")):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = value
+            if isinstance(parsed, list | dict):
+                elements = parsed.values() if isinstance(parsed, dict) else parsed
+                values = list({int(e) if isinstance(e, bool) else e for e in elements
+                               if e is not None and not isinstance(e, list | dict)})  # fmt: skip
+        for one in values:
+            if one is not None:
+                out[one] = out.get(one, 0) + n
+    return out
 
 
 @lru_cache(maxsize=64)
@@ -104,8 +131,9 @@ def param(field: str, value: Any) -> Any:
     raise ValueError(f"label store: {field!r} can only be compared with a scalar, not {type(value).__name__}")
 
 
-def where_sql(query: dict[str, Any]) -> tuple[str, list[Any]]:
-    """The WHERE clause of a MongoDB query, and its parameters; a query it cannot answer as MongoDB raises."""
+def where_sql(query: dict[str, Any], generated: Mapping[str, str] = MappingProxyType({})) -> tuple[str, list[Any]]:
+    """The WHERE clause of a MongoDB query, and its parameters; a query it cannot answer as MongoDB raises.
+    ``generated`` (field → column) names the generated columns that hold a field's ``json_extract``."""
     clauses, params = ["1"], []
     for field, condition in query.items():
         if field.startswith("$"):
@@ -117,7 +145,7 @@ def where_sql(query: dict[str, Any]) -> tuple[str, list[Any]]:
         )
         for op, value in ops.items():
             probe = value[0] if op in {"$in", "$nin"} and value else value
-            column = field_sql(field, probe)
+            column = field_sql(field, probe, generated)
             if op == "$eq":
                 clauses.append(f"{column} IS ?")
                 params.append(param(field, value))

@@ -103,6 +103,9 @@ def test_the_queue_pages_with_a_cursor_filters_and_counts_reasons(client, labele
     assert _queue(client, headers, source="page")["total"] == 0
     scored = _queue(client, headers, min_score=0.0, max_score=1.0)["total"]
     assert scored == len(RECORDS)
+    oldest = _queue(client, headers, order="age", run_id="run-review")["items"]
+    assert [row["created_at"] for row in oldest] == sorted(row["created_at"] for row in oldest)
+    assert {row["id"] for row in oldest} == set(ids)
     assert client.get(f"{API}/queue", params={"order": "random"}, headers=headers).status_code == 422
     assert client.get(f"{API}/queue", params={"min_score": 0.9, "max_score": 0.1}, headers=headers).status_code == 422
     assert client.get(f"{API}/runs/run-review/summary", headers=headers).json()["total"] == len(RECORDS)

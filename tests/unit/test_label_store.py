@@ -220,6 +220,47 @@ def test_values_are_counted_once_per_document(store):
     assert store.count_values("run_id", {"problem_id": "a"}) == {"r1": 1}
 
 
+def test_counts_from_a_virtual_column_follow_json_each(tmp_path):
+    """``count_values`` of a field with a virtual column (grouped by it) counts as ``json_each`` over the document."""
+    store = EmbeddedLabelStore.open(str(tmp_path / "labels"))
+    shapes = [["a", "b", "a"], "a", [], None, [1, True, None, ["x"], {"k": "v"}, 2.5], {"k": "b"}, "[not json", ""]
+    store.upsert_labels([doc(f"p{i}", "x", decision={"status": "s", "reason_kinds": v, "other": v})
+                         for i, v in enumerate(shapes)] + [doc("none", "x", decision={"status": "s"})])  # fmt: skip
+    assert "decision.reason_kinds" in store.generated and "decision.other" not in store.generated
+    counted = store.count_values("decision.reason_kinds", {"decision.status": "s"})
+    assert counted == store.count_values("decision.other", {"decision.status": "s"})
+    assert counted == {"a": 2, "b": 2, 1: 1, 2.5: 1, "[not json": 1, "": 1}
+
+
+def test_a_file_from_before_the_virtual_columns_gets_them_and_answers_alike(tmp_path):
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    old = sqlite3.connect(folder / "mathlabel.sqlite3")
+    old.execute("CREATE TABLE labels (_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, doc TEXT NOT NULL)")
+    old.execute("CREATE INDEX labels_run_id ON labels (json_extract(doc, '$.run_id'))")
+    old.execute("PRAGMA user_version = 1")
+    docs = [_machine("torn", 0.01, 0.5, "low_score"), _machine("sure", 0.6, 0.9, "metadata_conflict"),
+            _machine("gone", 0.0, 0.3, "low_score", current=False),
+            _machine("r2", 0.2, 0.4, "low_score", run_id="r2")]  # fmt: skip
+    rows = [(d["_id"], "2025-01-01T00:00:00+00:00", json.dumps({k: v for k, v in d.items() if k not in ("_id", "at")}
+            | {"version": 1, "problem_key": d["problem_id"]})) for d in docs]  # fmt: skip
+    old.executemany("INSERT INTO labels VALUES (?, ?, ?)", rows)
+    old.commit()
+    old.close()
+
+    def answers(store):
+        queue = review_queue(store, run_id="r1")
+        return [d["problem_id"] for d in queue.docs], queue.total, queue.reasons, store.count_values("run_id")
+
+    before = EmbeddedLabelStore(str(folder / "mathlabel.sqlite3"), read_only=True)
+    assert before.generated == {}  # a reader of a file no writable store has opened: json_extract, as before
+    store = EmbeddedLabelStore.open(str(folder))
+    assert store.generated == EmbeddedLabelStore.GENERATED and store.reader().generated == store.generated
+    assert "labels_run_id" not in _indexes(store) and _indexes(store) == set(store.ensure_indexes())
+    assert answers(store) == answers(before) == (["torn", "sure"], 2, {"low_score": 1, "metadata_conflict": 1},
+                                                 {"r1": 3, "r2": 1})  # fmt: skip
+
+
 def _machine(problem_id: str, margin: float, score: float, *kinds: str, day: int = 1, **extra) -> dict:
     return doc(problem_id, "9수01-01", margin=margin, candidates=[{"code": "9수01-01", "score": score}],
                decision={"status": "needs_review", "reason_kinds": list(kinds)}, curriculum="kr-2022",
