@@ -26,7 +26,6 @@ class BatchConfig:
     pages_per_chunk: int = 8
     min_ocr_confidence: float = 0.8
     defaults: dict[str, Any] = field(default_factory=dict)  # school/grade/course for problems that give none
-    review_url: str = ""  # the review page (``labeling.review_url``): the run report links to the run's queue there
 
     def __post_init__(self) -> None:
         # The content hash and the stored document both carry it: one spelling, or a re-run labels everything again.

@@ -52,7 +52,6 @@ def batch_config(
         pages_per_chunk=labeling.pages_per_chunk,
         min_ocr_confidence=settings.ocr.min_confidence,
         defaults=dict(defaults or {}),
-        review_url=labeling.review_url,
     )
 
 
@@ -145,7 +144,9 @@ class LabelingRun:
 
     def finish(self, prepared: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, Any]:
         """File the inputs and write the report; reads no Params, so it runs when they were bad, too."""
-        return finish_run(self.stores.objects, self.run_id, prepared, results, review_url=self.cfg.review_url)
+        # Not self.cfg: the report is written even when bad Params made the run fail before it had a config.
+        review_url = self.settings.labeling.review_url
+        return finish_run(self.stores.objects, self.run_id, prepared, results, review_url=review_url)
 
     def run(self, keys: list[str]) -> dict[str, Any]:
         """Prepare, label and finish the claimed ``keys`` in-process (``mathlabel label``)."""
