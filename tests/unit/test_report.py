@@ -66,6 +66,11 @@ def test_the_page_lists_what_needs_review_what_disagrees_and_what_was_quarantine
     assert "labels not in the target curriculum: 9수99-99" in quarantined and "<code>p-3</code>" in quarantined
     assert 'href="../quarantine/d/a.jsonl.rejected.jsonl"' in quarantined
     assert 'href="../quarantine/d/a.jsonl.error.json"' in quarantined
+    assert "Review this run" not in page  # no review page configured, no link
+
+    summary["review_url"] = "http://airflow.example/mathlabel/?run_id=r&status=any"
+    linked = _section(render_html(summary), "Needs review")
+    assert '<a href="http://airflow.example/mathlabel/?run_id=r&amp;status=any">Review this run' in linked
 
 
 def test_a_chunk_lists_a_bounded_number_of_problems_and_the_page_counts_the_rest():
