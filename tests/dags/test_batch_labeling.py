@@ -1,6 +1,7 @@
 """The batch_labeling DAG, run by Airflow (dag.test()) over the embedded stores."""
 
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -97,6 +98,10 @@ def test_a_run_labels_good_records_and_quarantines_bad_ones(dag, seeded_graph, c
     page = objects.read_bytes(html_key).decode()
     assert "<svg" in page and "notes.txt" in page and "unsupported file type" in page
     assert "neither text nor image" in page
+    link = urlsplit(report["review_url"])
+    assert link.netloc == "127.0.0.1:8080" and link.path == "/mathlabel/"
+    assert parse_qs(link.query) == {"run_id": [report["run_id"]], "status": ["any"]}
+    assert "Review this run" in page  # the run's queue on the review page
 
 
 def test_a_second_run_of_the_same_file_labels_nothing_twice(dag, seeded_graph, clean_objects, clean_labels):
