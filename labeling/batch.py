@@ -32,8 +32,8 @@ from labeling.intake import INCOMING, Filing
 from labeling.llm import Judge
 from labeling.pipeline import build_label_doc
 from labeling.report import LISTED_PER_CHUNK, render_html, summarize
-from labeling.schemas import Problem, label_doc_id, problem_key, stored_problem_key
-from labeling.steps import BatchConfig, ChunkResult, Item, Prepared, quarantine, safe_run_id, write_chunks
+from labeling.schemas import Problem, label_doc_id, problem_key, safe_run_id, stored_problem_key
+from labeling.steps import BatchConfig, ChunkResult, Item, Prepared, quarantine, write_chunks
 from labeling.validation import ProblemSuite, read_file
 from labeling.vision import is_page_file
 from stores.errors import StoreError

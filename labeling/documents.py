@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from labeling.schemas import stored_problem_key
+from labeling.schemas import safe_run_id, stored_problem_key
 from stores.labels import LabelStore
 
 VERIFIED = "verified"  # decision.status of a verified label (labeling.verification writes them)
@@ -115,8 +115,8 @@ def labels_query(
     """The label-store query of ``list_labels``: ``reason`` is a case-insensitive substring of any decision reason;
     ``curriculum`` matches documents of runs over several curricula too (``kr-2022,kr-2015``)."""
     query: dict[str, Any] = {}
-    if run_id:
-        query["run_id"] = run_id
+    if run_id:  # Airflow's run id (manual__2026-12-02T15:23:25+00:00) or its stored, folder-safe spelling
+        query["run_id"] = safe_run_id(run_id)
     if status:
         query["decision.status"] = status
     if reason:

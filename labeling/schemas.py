@@ -154,6 +154,11 @@ def stored_problem_key(doc: dict[str, Any]) -> str:
     return doc.get("problem_key") or problem_key(doc.get("batch_id"), doc["problem_id"])
 
 
+def safe_run_id(run_id: str) -> str:
+    """A run id usable as one folder name in any object store (no ':' or '+'), as label documents store it."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+
+
 def label_doc_id(key: str, model_version: str) -> str:
     """The natural key of a label document: one per (problem key, labeling model version)."""
     return f"{key}@{model_version}"

@@ -97,11 +97,6 @@ class Item:
     vision: dict[str, Any] | None = None
 
 
-def safe_run_id(run_id: str) -> str:
-    """A run id usable as one folder name in any object store (no ':' or '+')."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-
-
 def quarantine(filing: Filing, key: str, name: str, reason: str) -> Prepared:
     """Quarantine a whole claimed input with its reason: the prepare step's result for it."""
     destination, error_key = filing.quarantine(key, name, reason)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from labeling.batch import finish_run, label_chunk, prepare_file, run_batch
 from labeling.index import CurriculumIndex
 from labeling.intake import claim_files
-from labeling.schemas import metadata_defaults
-from labeling.steps import BatchConfig, ChunkResult, Prepared, check_course, safe_run_id
+from labeling.schemas import metadata_defaults, safe_run_id
+from labeling.steps import BatchConfig, ChunkResult, Prepared, check_course
 from mathlabel.clients import Stores, llm_judge, page_reader
 from mathlabel.config import Settings
 

@@ -24,8 +24,7 @@ from typing import Any
 
 from labeling.evaluate import evaluate
 from labeling.index import CurriculumIndex
-from labeling.schemas import Problem
-from labeling.steps import safe_run_id
+from labeling.schemas import Problem, safe_run_id
 from stores.objects import ObjectStore
 from stores.registry import ModelRegistry
 from training.errors import InvalidTrainingData, NothingToDo

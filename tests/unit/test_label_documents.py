@@ -111,3 +111,11 @@ def test_graph_neighbours_are_listed_once_in_first_seen_order():
     # both directions of a related edge stored, and one code string in two curricula (kr-2022, kr-2015)
     pairs = [("A", "C"), ("A", "B"), ("A", "C"), ("B", "A"), ("A", "B")]
     assert neighbours(pairs) == {"A": ["C", "B"], "B": ["A"]}
+
+
+def test_a_run_is_found_by_airflows_run_id_or_by_its_stored_spelling():
+    from labeling.documents import labels_query
+
+    airflow_id = "manual__2026-12-02T15:23:25.185500+00:00"  # what the run tab and the CLI's hint pass
+    stored = "manual__2026-12-02T15_23_25.185500_00_00"  # what label documents and report names hold
+    assert labels_query(run_id=airflow_id)["run_id"] == stored == labels_query(run_id=stored)["run_id"]
