@@ -8,22 +8,12 @@ import time
 
 import pytest
 
+from tests.retraining import CODES, mathcamps_problems, registry_without
+
 pytestmark = pytest.mark.dag
 
-CODES = ["4.MD.A.2", "3.MD.D.8", "5.NF.A.1", "3.NBT.A.2", "2.NBT.B.6", "6.EE.A.1"]
-PER_CODE = 30
 CHAMPION = "champion-us-ccss"  # the runs train us-ccss: its champion, no other curriculum's
 ALIASES = ("champion", CHAMPION, "champion-kr-2022", "challenger")
-
-
-def _problems() -> list[dict]:
-    from mathlabel.config import PROJECT_ROOT
-
-    rows = [json.loads(line) for line in (PROJECT_ROOT / "benchmarks/data/mathcamps_train.jsonl").open()]
-    picked: list[dict] = []
-    for code in CODES:
-        picked += [r for r in rows if r["labels"] == [code]][:PER_CODE]
-    return picked
 
 
 def _jsonl(rows) -> bytes:
@@ -41,23 +31,9 @@ def dag(stack, seeded_graph):
 
 @pytest.fixture
 def registry(settings, monkeypatch):
-    """The MLflow registry with no text-labeler champion; small hold-outs are enough here."""
-    from mathlabel.clients import model_registry
-    from mathlabel.config import get_settings
-    from training.registry import MODEL_NAME
-
-    monkeypatch.setenv("MATHLABEL_TRAINING__MIN_HOLDOUT", "5")
-    get_settings.cache_clear()
-    models = model_registry(settings)
-    for alias in ALIASES:
-        if models.by_alias(MODEL_NAME, alias):
-            models.delete_alias(MODEL_NAME, alias)
-    yield models
-    for alias in ALIASES:
-        if models.by_alias(MODEL_NAME, alias):
-            models.delete_alias(MODEL_NAME, alias)
-    monkeypatch.delenv("MATHLABEL_TRAINING__MIN_HOLDOUT")
-    get_settings.cache_clear()
+    """The MLflow registry with no text-labeler champion."""
+    with registry_without(settings, monkeypatch, ALIASES) as models:
+        yield models
 
 
 def _run(dag, **conf):
@@ -125,7 +101,7 @@ def _with_answer(dag, option: str, **conf):
 
 def test_retraining_promotes_the_first_model_and_never_a_worse_one(dag, registry, clean_objects, clean_labels):
     objects, models = clean_objects, registry
-    problems = _problems()
+    problems = mathcamps_problems()
     objects.write_bytes("incoming/verified/reviewed.jsonl", _jsonl(problems))
     before = _versions(models)
 
@@ -155,7 +131,7 @@ def test_retraining_promotes_the_first_model_and_never_a_worse_one(dag, registry
 
 def test_invalid_training_data_stops_the_run_before_training(dag, registry, clean_objects, clean_labels):
     objects, models = clean_objects, registry
-    problems = _problems()
+    problems = mathcamps_problems()
     objects.write_bytes("incoming/verified/reviewed.jsonl", _jsonl(problems))
     # The same problem, labeled another way in the extra training files: a conflict the suite must catch.
     from training.snapshot import in_holdout_share
@@ -180,7 +156,7 @@ def test_too_few_verified_problems_fail_validation_freeze_nothing_and_say_what_t
     dag, registry, clean_objects, clean_labels
 ):
     objects = clean_objects
-    few = [p for code in CODES for p in [q for q in _problems() if q["labels"] == [code]][:4]]
+    few = [p for code in CODES for p in [q for q in mathcamps_problems() if q["labels"] == [code]][:4]]
     objects.write_bytes("incoming/verified/reviewed.jsonl", _jsonl(few))  # 24 problems: a hold-out of 2 < 5
 
     run = _run(dag)
@@ -196,7 +172,7 @@ def test_too_few_verified_problems_fail_validation_freeze_nothing_and_say_what_t
 
 def test_in_approval_mode_only_an_approved_challenger_becomes_champion(dag, registry, clean_objects, clean_labels):
     objects, models = clean_objects, registry
-    problems = _problems()
+    problems = mathcamps_problems()
     objects.write_bytes("incoming/verified/reviewed.jsonl", _jsonl(problems))
     assert _run(dag).state == "success"
     champion = _alias(models, CHAMPION)

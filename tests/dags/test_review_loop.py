@@ -7,46 +7,20 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.retraining import mathcamps_problems, registry_without
 from tests.review_client import login
 
 pytestmark = pytest.mark.dag
 
-CODES = ["4.MD.A.2", "3.MD.D.8", "5.NF.A.1", "3.NBT.A.2", "2.NBT.B.6", "6.EE.A.1"]
-PER_CODE = 30
 CHAMPION = "champion-us-ccss"
 ALIASES = ("champion", CHAMPION, "challenger")
 
 
-def _problems() -> list[dict]:
-    """MathCAMPS problems (not text we wrote) of six standards, with their true labels."""
-    from mathlabel.config import PROJECT_ROOT
-
-    rows = [json.loads(line) for line in (PROJECT_ROOT / "benchmarks/data/mathcamps_train.jsonl").open()]
-    picked: list[dict] = []
-    for code in CODES:
-        picked += [r for r in rows if r["labels"] == [code]][:PER_CODE]
-    return picked
-
-
 @pytest.fixture
 def registry(settings, monkeypatch):
-    """The MLflow registry with no us-ccss champion; a small hold-out is enough here."""
-    from mathlabel.clients import model_registry
-    from mathlabel.config import get_settings
-    from training.registry import MODEL_NAME
-
-    monkeypatch.setenv("MATHLABEL_TRAINING__MIN_HOLDOUT", "5")
-    get_settings.cache_clear()
-    models = model_registry(settings)
-    for alias in ALIASES:
-        if models.by_alias(MODEL_NAME, alias):
-            models.delete_alias(MODEL_NAME, alias)
-    yield models
-    for alias in ALIASES:
-        if models.by_alias(MODEL_NAME, alias):
-            models.delete_alias(MODEL_NAME, alias)
-    monkeypatch.delenv("MATHLABEL_TRAINING__MIN_HOLDOUT")
-    get_settings.cache_clear()
+    """The MLflow registry with no us-ccss champion."""
+    with registry_without(settings, monkeypatch, ALIASES) as models:
+        yield models
 
 
 def test_reviews_made_in_the_api_are_what_the_next_nightly_champion_trains_on(
@@ -64,7 +38,7 @@ def test_reviews_made_in_the_api_are_what_the_next_nightly_champion_trains_on(
 
     objects, labels = clean_objects, clean_labels
     workspace.cache_clear()  # the API's workspace opens this test's fresh label store
-    problems = _problems()
+    problems = mathcamps_problems()  # real problems (MathCAMPS), not text we wrote
     truth = {p["id"]: p["labels"] for p in problems}
     unlabeled = [{k: v for k, v in p.items() if k != "labels"} for p in problems]
     objects.write_bytes("incoming/worksheets.jsonl", "".join(json.dumps(p) + "\n" for p in unlabeled).encode())
