@@ -100,6 +100,14 @@ class ReviewWorkspace:
             raise DocumentNotFound(f"no label document {doc_id!r}")
         return doc
 
+    def _based_on(self, doc_id: str, version: int) -> dict[str, Any]:
+        """The document, if it is still at the version the reviewer saw: a later change (another review) is told
+        as such, not judged as if the reviewer had seen it (a rejected label would read "no label to accept")."""
+        doc = self.get(doc_id)
+        if _version(doc) != version:
+            raise _stale(doc_id, version, doc)
+        return doc
+
     def queue(self, *, order: str = "uncertainty", limit: int = 50, cursor: str | None = None, **filters: Any) -> dict:
         """A page of the review queue (``labeling.documents.review_queue``) as rows for a list, with the counts."""
         page = review_queue(self.labels, order=order, limit=limit, cursor=cursor, **filters)
@@ -200,7 +208,7 @@ class ReviewWorkspace:
         Raises:
             InvalidReview: it has no label to accept (choose one instead).
         """
-        doc = self.get(doc_id)
+        doc = self._based_on(doc_id, version)
         if not doc.get("labels"):
             raise InvalidReview(f"{doc_id!r} has no label to accept: choose a standard")
         chosen = doc["labels"]
@@ -222,7 +230,7 @@ class ReviewWorkspace:
         Raises:
             InvalidReview: no codes, a curriculum the document was not labeled for, or a code not in the curriculum.
         """
-        doc = self.get(doc_id)
+        doc = self._based_on(doc_id, version)
         target = curriculum or self._curriculum_of(doc, codes)
         allowed = set(expand_curricula(doc.get("curriculum") or target))
         allowed |= {c.get("curriculum") for c in doc.get("candidates") or [] if c.get("curriculum")}
@@ -246,13 +254,13 @@ class ReviewWorkspace:
         trained on."""
         if reason not in REJECT_REASONS:
             raise InvalidReview(f"reason {reason!r} is not one of {', '.join(REJECT_REASONS)}")
-        doc = self.get(doc_id)
+        doc = self._based_on(doc_id, version)
         return self._decide(doc, version, reviewer, "reject", REJECTED, [], doc.get("curriculum"), note, reason)
 
     def edit_text(self, doc_id: str, *, version: int, reviewer: str, text: str) -> dict[str, Any]:
         """Correct the problem's text (an OCR misreading); the document stays in the queue with the text a later
         verification trains on. The text as read stays in ``input.ocr``."""
-        doc = self.get(doc_id)
+        doc = self._based_on(doc_id, version)
         text = text.strip()
         if not text:
             raise InvalidReview("the corrected text is empty")
@@ -274,6 +282,8 @@ class ReviewWorkspace:
                 out["missing"].append(item.id)
                 continue
             try:
+                if _version(doc) != item.version:
+                    raise _stale(item.id, item.version, doc)
                 if not doc.get("labels"):
                     raise InvalidReview("no label to accept")
                 chosen = doc["labels"]
@@ -341,12 +351,7 @@ class ReviewWorkspace:
         try:
             return self.labels.update_label(doc["_id"], changes, expected_version=version, event=event)
         except VersionConflict as exc:
-            current = exc.current
-            by = (current.get("verification") or {}).get("by") or "the labeling run"
-            raise StaleVersion(
-                f"{doc['_id']!r} changed since version {version} (now version {_version(current)}, by {by})",
-                current,
-            ) from exc
+            raise _stale(doc["_id"], version, exc.current) from exc
         except LabelNotFound as exc:
             raise DocumentNotFound(f"no label document {doc['_id']!r}") from exc
 
@@ -380,6 +385,15 @@ class ReviewWorkspace:
         docs = label_problems(problems, index=index, labeler=self.labeler_for(index), labels=self.labels,
                               source=source, **self.on_demand)  # fmt: skip
         return [self.view(doc) for doc in docs]
+
+
+def _stale(doc_id: str, version: int, current: dict[str, Any]) -> StaleVersion:
+    """The error of a review based on ``version`` of a document now at another: who changed it, as it tells."""
+    if current.get("current") is False and current.get("superseded_by"):  # another document of it was reviewed
+        why = f"superseded by {current['superseded_by']!r}"
+    else:
+        why = f"by {(current.get('verification') or {}).get('by') or 'the labeling run'}"
+    return StaleVersion(f"{doc_id!r} changed since version {version} (now version {_version(current)}, {why})", current)
 
 
 def _snapshot(doc: dict[str, Any]) -> dict[str, Any]:

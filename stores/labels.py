@@ -16,6 +16,7 @@ import binascii
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -413,6 +414,9 @@ class EmbeddedLabelStore:
     def __init__(self, path: str, *, read_only: bool = False) -> None:
         self.path = path
         self.read_only = read_only
+        # One connection serves every thread of a process (the review API's request threads): a transaction is the
+        # connection's, so two threads must not interleave theirs (a second BEGIN fails, its ROLLBACK undoes the first).
+        self._write_lock = threading.RLock()
         if read_only:
             target = Path(path).resolve().as_uri() + "?mode=ro"
             self.conn = sqlite3.connect(target, uri=True, timeout=60, isolation_level=None, check_same_thread=False)
@@ -651,13 +655,14 @@ class EmbeddedLabelStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        with self._write_lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
 
 
 # ------------------------------------------------------------------------------------------- pages and cursors
