@@ -25,9 +25,11 @@ from urllib.parse import urlencode
 
 from labeling import page_input
 from labeling.acceptance import accept_or_review
+from labeling.documents import find_by_keys
 from labeling.errors import IngestError
 from labeling.evaluate import VersionedLabeler
 from labeling.index import CurriculumIndex
+from labeling.ingest import jsonl_lines
 from labeling.intake import INCOMING, Filing
 from labeling.llm import Judge
 from labeling.pipeline import build_label_doc
@@ -53,9 +55,24 @@ REVIEW_CANDIDATES = 3  # candidates the report shows for a problem that needs re
 
 
 def prepare_file(key: str, *, objects: ObjectStore, suite: ProblemSuite, cfg: BatchConfig) -> Prepared:
-    """Validate one claimed file; quarantine what is bad; write its good records (or pages) as chunk files."""
-    started = time.monotonic()
+    """Validate one claimed file; quarantine what is bad; write its good records (or pages) as chunk files.
+
+    Any error of the file's own (a page the renderer chokes on, a bug a strange input finds) quarantines the file with
+    its reason, so one poison file never stops the files beside it; a store error is raised, for the task's retry.
+    """
     name = PurePosixPath(key).relative_to(cfg.processing).as_posix()
+    try:
+        return _prepare(key, name, objects, suite, cfg)
+    except StoreError:
+        raise
+    except Exception as exc:  # whatever one input raises, the others go on
+        log.exception("%s: cannot be prepared", name)
+        return quarantine(cfg.filing(objects), key, name, f"{name}: cannot be prepared ({type(exc).__name__}: {exc})")
+
+
+def _prepare(key: str, name: str, objects: ObjectStore, suite: ProblemSuite, cfg: BatchConfig) -> Prepared:
+    """``prepare_file``'s work, by kind of file: a page file's sidecar, a page file, or a record file."""
+    started = time.monotonic()
     if name.endswith(page_input.META_SUFFIX):
         return page_input.prepare_sidecar(key, name, objects, cfg)
     if is_page_file(name):
@@ -112,7 +129,7 @@ def label_chunk(
     version = labeler.version
     name = PurePosixPath(chunk).parent.relative_to(join(cfg.processing, "chunks")).as_posix()
     result = ChunkResult(chunk=chunk, file=name, model_version=version)
-    rows = [json.loads(line) for line in objects.read_bytes(chunk).decode().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in jsonl_lines(objects.read_bytes(chunk).decode()) if line.strip()]
     source_uri = objects.uri(join(INCOMING, name))
     text_rows = [row for row in rows if "page" not in row]
     problems = [(row, Problem.model_validate(row["problem"]).with_defaults(cfg.defaults)) for row in text_rows]
@@ -182,7 +199,7 @@ def label_chunk(
         _count(result, problem, doc)
     kept = _keep_reviews(labels, docs, chunk)
     result.skipped += len(docs) - len(kept)
-    docs = kept
+    docs = _behind_reviews(labels, kept)
     for start in range(0, len(docs), UPSERT_CHUNK):
         labels.upsert_labels(docs[start : start + UPSERT_CHUNK])
     result.labeled = len(docs)
@@ -206,6 +223,21 @@ def _keep_reviews(labels: LabelStore, docs: list[dict[str, Any]], chunk: str) ->
         log.warning("%s: %d problems keep their reviewed label (not relabeled): %s", chunk, len(decided),
                     ", ".join(sorted(decided)[:10]))  # fmt: skip
     return [doc for doc in docs if doc["_id"] not in decided]
+
+
+def _behind_reviews(labels: LabelStore, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``docs``, those of problems a reviewer has decided (under another model version) marked not current: a new
+    champion's label of a reviewed problem is stored beside the review, which stays the problem's answer, and stays
+    out of the review queue."""
+    if not docs:
+        return docs
+    query = {"decision.status": {"$in": list(HUMAN_DECISIONS)}, "current": {"$ne": False}}
+    reviewed = {stored_problem_key(d): d["_id"] for d in find_by_keys(labels, [d["problem_key"] for d in docs], query)}
+    for doc in docs:
+        review = reviewed.get(doc["problem_key"])
+        if review is not None and review != doc["_id"]:
+            doc.update(current=False, superseded_by=review)
+    return docs
 
 
 def _count(result: ChunkResult, problem: Problem, doc: dict[str, Any]) -> None:

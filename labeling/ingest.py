@@ -40,6 +40,8 @@ class ParsedFile:
     raw: dict[int, str] = field(default_factory=dict)  # record number → its original line, for quarantine
     # record number → the problem set a record says it comes from (its optional ``source`` field; verified labels)
     sources: dict[int, str] = field(default_factory=dict)
+    # record number → the curriculum a record says its labels are standards of (its optional ``curriculum`` field)
+    curricula: dict[int, str] = field(default_factory=dict)
 
     @property
     def read(self) -> int:
@@ -75,9 +77,21 @@ def _decode(name: str, data: bytes) -> str:
     raise IngestError(f"{name}: not valid UTF-8 or CP949 text")
 
 
+def jsonl_lines(text: str) -> list[str]:
+    """The lines of JSONL text, split on "\\n" only (a "\\r" before it dropped), as JSON Lines says.
+
+    Not ``str.splitlines``: it also splits on \\x0b, \\x0c, \\x1c-\\x1e, U+0085, U+2028 and U+2029, and the last three
+    may stand unescaped in a JSON string (``json.dumps(..., ensure_ascii=False)`` writes them so).
+    """
+    lines = text.split("\n")
+    if lines[-1] == "":  # the newline that ends the last line starts no line of its own
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
 def _jsonl_records(name: str, text: str) -> list[tuple[int, Any, str]]:
     records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(jsonl_lines(text), start=1):
         if not line.strip():
             continue
         try:
@@ -141,6 +155,8 @@ def parse_file(name: str, data: bytes) -> ParsedFile:
                 continue
             if isinstance(value.get("source"), str | int) and str(value["source"]).strip():
                 parsed.sources[number] = str(value["source"]).strip()
+            if str(value.get("curriculum") or "").strip():  # kept whatever its type: a reader refuses what it can't use
+                parsed.curricula[number] = str(value["curriculum"]).strip()
     if not parsed.problems and not parsed.rejected:
         raise IngestError(f"{name}: no records found")
     return parsed

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from labeling.errors import IngestError, LabelingError
-from labeling.ingest import ParsedFile, RejectedRecord
+from labeling.ingest import ParsedFile, RejectedRecord, jsonl_lines
 from labeling.intake import INCOMING
 from labeling.schemas import Problem, label_doc_id, metadata_defaults
 from labeling.steps import BatchConfig, ChunkResult, Item, Prepared, check_course, quarantine, write_chunks
@@ -233,7 +233,7 @@ def referenced_images(
             continue
         values: list[Any] = []
         if key.lower().endswith(".jsonl"):
-            for line in text.splitlines():
+            for line in jsonl_lines(text):
                 if hints and not any(hint in line for hint in hints):
                     continue
                 try:
@@ -386,14 +386,20 @@ def read_images(
         key = row["page"]["key"] if problem is None else row["image_key"]
         sha = row["page"]["sha"] if problem is None else row["image_sha"]
         page = row["record"] if problem is None else None
-        image = load_page(objects, key)
+        what = f"page {page}" if page else f"record {row['record']} (id={problem.id if problem else ''})"
+        try:  # checked when prepared, but an image record's image may have changed since
+            image = load_page(objects, key)
+        except PageError as exc:
+            log.warning("%s %s: %s", name, what, exc)
+            refused.append({"record": row["record"], "id": problem.id if problem else f"{name}#p{page}",
+                            "reason": str(exc), "image": objects.uri(key)})  # fmt: skip
+            continue
         reading = reader.read(image, split=problem is None)
         seconds = time.monotonic() - started
         result.pages += 1
         result.ocr_seconds = round(result.ocr_seconds + seconds, 3)
         found = [p for p in reading.problems if p.text.strip()]
         if not found:
-            what = f"page {page}" if page else f"record {row['record']} (id={problem.id if problem else ''})"
             reason = f"no text could be read off {what} ({reading.layout}; {reading.ocr})"
             log.warning("%s %s", name, reason)
             refused.append({"record": row["record"], "id": problem.id if problem else f"{name}#p{page}",
@@ -419,7 +425,7 @@ def read_images(
     if refused:
         result.quarantined = len(refused)
         base = join("quarantine", cfg.run_date, f"{name}.{PurePosixPath(result.chunk).stem}")
-        reason = f"{len(refused)} page(s) or image(s) without readable text"
+        reason = f"{len(refused)} page(s) or image(s) unreadable or without readable text"
         result.error_key = cfg.filing(objects).error(name, reason, refused, base=base)
     return items
 

@@ -28,7 +28,7 @@ from posixpath import join
 from typing import Any
 
 from labeling.index import current_verified
-from labeling.ingest import parse_file
+from labeling.ingest import jsonl_lines, parse_file
 from labeling.schemas import Problem, stored_problem_key
 from stores.labels import LabelStore
 from stores.objects import ObjectStore
@@ -90,7 +90,7 @@ def _jsonl(rows: list[dict[str, Any]]) -> bytes:
 
 
 def read_jsonl(objects: ObjectStore, key: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in objects.read_bytes(key).decode().splitlines() if line.strip()]
+    return [json.loads(line) for line in jsonl_lines(objects.read_bytes(key).decode()) if line.strip()]
 
 
 def _record(doc: dict[str, Any]) -> dict[str, Any]:

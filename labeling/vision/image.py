@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import re
 import subprocess
 import tempfile
@@ -58,11 +59,7 @@ def open_image(name: str, data: bytes) -> Image.Image:
         # import (and, were auto-install not off, to pip install) a HEIF plugin; either way the bytes are not a page.
         reason = "cannot identify image file" if isinstance(exc, ImportError) else str(exc)
         raise PageError(f"{name}: not a readable PNG or JPEG image ({reason})") from exc
-    if not width or max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
-        raise PageError(
-            f"{name}: image is {width}x{height} pixels; a page may be at most {MAX_SIDE} pixels on a side and "
-            f"{MAX_PIXELS // 1_000_000} megapixels (scan at 150-300 dpi)"
-        )
+    check_size(f"{name}: image", width, height)
     if image.format not in {"PNG", "JPEG", "MPO"}:
         raise PageError(f"{name}: a {image.format} image; pages must be PNG or JPEG (or PDF)")
     try:
@@ -71,6 +68,15 @@ def open_image(name: str, data: bytes) -> Image.Image:
     except (OSError, ValueError, SyntaxError) as exc:
         raise PageError(f"{name}: image data is corrupt or truncated ({exc})") from exc
     return normalise(image)
+
+
+def check_size(what: str, width: int, height: int) -> None:
+    """Refuse a page of ``width`` x ``height`` pixels (``what`` names it) larger than MAX_SIDE or MAX_PIXELS."""
+    if not width or max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
+        raise PageError(
+            f"{what} is {width}x{height} pixels; a page may be at most {MAX_SIDE} pixels on a side and "
+            f"{MAX_PIXELS // 1_000_000} megapixels (scan at 150-300 dpi)"
+        )
 
 
 def _png_size(data: bytes) -> tuple[int, int] | None:
@@ -117,13 +123,31 @@ def pdf_page_count(name: str, data: bytes) -> int:
     return pages
 
 
+def _pdf_page_pixels(name: str, path: Path, page: int, dpi: int) -> tuple[int, int]:
+    """The pixel size of a PDF page (1-based) rendered at ``dpi``, from the page size ``pdfinfo`` reads."""
+    try:
+        done = subprocess.run(["pdfinfo", "-f", str(page), "-l", str(page), str(path)], capture_output=True,
+                              text=True, errors="replace", timeout=60)  # fmt: skip
+    except FileNotFoundError as exc:
+        raise PageError(f"{name}: pdfinfo is not installed (apt-get install poppler-utils; make install)") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise PageError(f"{name} page {page}: pdfinfo took over 60 s") from exc
+    match = re.search(rf"^Page\s+{page} size:\s+([\d.]+) x ([\d.]+) pts", done.stdout, re.MULTILINE)
+    if done.returncode != 0 or not match:
+        raise PageError(f"{name} page {page}: its size cannot be read ({done.stderr.strip()[:300] or 'pdfinfo'})")
+    width, height = (math.ceil(float(points) / 72 * dpi) for points in match.groups())
+    return width, height
+
+
 def render_pdf_page(name: str, data: bytes, page: int, dpi: int = PDF_DPI) -> Image.Image:
-    """One PDF page (1-based) as an image, by ``pdftoppm``. Raises ``PageError`` when it cannot be rendered."""
+    """One PDF page (1-based) as an image, by ``pdftoppm``; a page larger at ``dpi`` than an image may be (MAX_SIDE,
+    MAX_PIXELS) is refused before it is rendered. Raises ``PageError`` when it cannot be rendered."""
     from PIL import Image
 
     with tempfile.TemporaryDirectory(prefix="mathlabel-pdf-") as folder:
         path = Path(folder) / "in.pdf"
         path.write_bytes(data)
+        check_size(f"{name} page {page} at {dpi} dpi", *_pdf_page_pixels(name, path, page, dpi))
         command = ["pdftoppm", "-f", str(page), "-l", str(page), "-r", str(dpi), "-png", "-singlefile"]
         try:
             done = subprocess.run([*command, str(path), str(Path(folder) / "page")], capture_output=True, timeout=120)
@@ -135,9 +159,14 @@ def render_pdf_page(name: str, data: bytes, page: int, dpi: int = PDF_DPI) -> Im
         if done.returncode != 0 or not out.is_file():
             reason = done.stderr.decode(errors="replace").strip()[:300] or "pdftoppm failed"
             raise PageError(f"{name} page {page}: cannot be rendered ({reason})")
-        with Image.open(out) as image:
-            image.load()
-            return normalise(image)
+        with out.open("rb") as handle:  # what pdftoppm wrote (a UserUnit may scale the page): checked again
+            check_size(f"{name} page {page} at {dpi} dpi", *(_png_size(handle.read(24)) or (0, 0)))
+        try:
+            with Image.open(out) as image:
+                image.load()
+                return normalise(image)
+        except (Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
+            raise PageError(f"{name} page {page}: the rendered page cannot be read ({exc})") from exc
 
 
 def ink_mask(image: Image.Image, threshold: float = 0.6) -> np.ndarray:

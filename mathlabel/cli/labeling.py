@@ -18,6 +18,7 @@ from mathlabel.cli.common import app, get_settings
 
 # Not from mathlabel.config: it loads pydantic, and `mathlabel --help` should not wait for that (nor anything heavy).
 SAMPLE = Path(__file__).resolve().parents[2] / "labeling" / "samples" / "kr2022_sample.jsonl"
+QUARANTINE_LISTED = 5  # quarantined inputs a run's summary names, with their reasons
 
 
 def _review_hint(settings, review_url: str | None) -> list[str]:
@@ -37,7 +38,8 @@ def _review_hint(settings, review_url: str | None) -> list[str]:
 
 
 def _run_summary(summary: dict, objects, elapsed: float) -> list[str]:
-    """A run's report summary in words, with where the report is (a path and a URI to open)."""
+    """A run's report (or its summary) in words, with what was quarantined and why (the report's first
+    ``QUARANTINE_LISTED``), and where the report is (a path and a URI to open)."""
     agreement = summary["top1_agreement"]
     agreement_text = (
         f"{agreement:.1%} ({summary['top1_agreements']}/{summary['with_provided_labels']} problems)"
@@ -46,6 +48,12 @@ def _run_summary(summary: dict, objects, elapsed: float) -> list[str]:
     )
     report = summary["report_html"]
     root = getattr(objects, "root", None)  # a local object store: the report is a file to open
+    quarantine = summary.get("quarantine") or []
+    # A reason often starts with its file's name, which the line already gives.
+    listed = [f"    {q['file']}: {str(q['reason']).removeprefix(q['file'] + ': ')}"
+              for q in quarantine[:QUARANTINE_LISTED]]  # fmt: skip
+    if len(quarantine) > QUARANTINE_LISTED:
+        listed.append(f"    and {len(quarantine) - QUARANTINE_LISTED} more (the run report lists them all)")
     return [
         f"  files                   {summary['files_total']} ({summary['files_processed']} processed, "
         f"{summary['files_quarantined']} quarantined, {len(summary['unfinished'])} unfinished)",
@@ -53,6 +61,7 @@ def _run_summary(summary: dict, objects, elapsed: float) -> list[str]:
         f"  labeled now             {summary['labeled']}",
         f"  already labeled, skipped {summary['skipped']}",
         f"  quarantined records     {summary['quarantined']}",
+        *(["  quarantined, with why:", *listed] if listed else []),
         f"  needs review            {summary['needs_review']}",
         f"  top-1 agreement with the file's labels: {agreement_text}",
         f"  model                   {', '.join(summary['model_versions']) or '-'}",
@@ -103,7 +112,8 @@ def label_file(
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
-    lines = _run_summary(summary, stores.objects, time.monotonic() - started)
+    report = json.loads(stores.objects.read_bytes(summary["report"]))  # the summary leaves out the quarantine list
+    lines = _run_summary(report, stores.objects, time.monotonic() - started)
     typer.echo("\n".join([f"labeled {path.name} (run {cfg.run_id}):", *lines]))
 
 

@@ -104,6 +104,26 @@ def test_a_run_labels_good_records_and_quarantines_bad_ones(dag, seeded_graph, c
     assert "Review this run" in page  # the run's queue on the review page
 
 
+def test_a_pdf_too_large_to_render_is_quarantined_and_the_files_beside_it_are_labeled(
+    dag, seeded_graph, clean_objects, clean_labels
+):
+    """A poison file fails no task: its prepare task quarantines it, and the good file's chunks are labeled."""
+    from tests.pdfs import one_page_pdf
+
+    objects, labels = clean_objects, clean_labels
+    objects.write_bytes("incoming/good.jsonl", _jsonl(GOOD))
+    objects.write_bytes("incoming/poster.pdf", one_page_pdf(7200, 7200))  # 100 x 100 inches: 15000 px a side
+
+    _run(dag)
+
+    assert sorted(d["problem_id"] for d in labels.find_labels()) == ["t-1", "t-2", "t-3"]
+    assert objects.list("incoming") == [] and objects.list("processing") == []
+    report = json.loads(objects.read_bytes(next(k for k in objects.list("reports") if k.endswith(".json"))))
+    assert (report["labeled"], report["files_processed"], report["files_quarantined"]) == (3, 1, 1)
+    (poster,) = [item for item in report["quarantine"] if item["file"] == "poster.pdf"]
+    assert "poster.pdf page 1 at 150 dpi is 15000x15000 pixels" in poster["reason"]
+
+
 def test_a_second_run_of_the_same_file_labels_nothing_twice(dag, seeded_graph, clean_objects, clean_labels):
     objects, labels = clean_objects, clean_labels
     objects.write_bytes("incoming/good.jsonl", _jsonl(GOOD))

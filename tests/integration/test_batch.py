@@ -149,6 +149,28 @@ def test_a_record_whose_image_is_missing_is_quarantined_with_the_reason(clean_ob
     assert "image 'page1.png' not found" in error["records"][0]["reason"]
 
 
+def test_records_holding_unicode_line_breaks_are_labeled_intact(clean_objects, clean_labels, index):
+    """JSONL is split on "\\n" only: U+2028 and U+0085 in a record, raw or escaped (the chunk files hold them raw),
+    leave it whole through prepare, the chunk file and labeling."""
+    from training.snapshot import read_jsonl
+
+    objects, labels = clean_objects, clean_labels
+    texts = {"u-1": "180을 소인수분해하여\u2028거듭제곱을 사용한 곱으로 나타내시오.",
+             "u-2": "삼각형의 세 내각의\u0085크기의 합을\u2029구하시오."}  # fmt: skip
+    records = [{"id": i, "text": t} for i, t in texts.items()]
+    objects.write_bytes("incoming/raw.jsonl", _data(records))  # U+2028 and U+0085 as they are
+    objects.write_bytes("incoming/escaped.jsonl", "".join(json.dumps(r) + "\r\n" for r in records).encode())
+    cfg = config("run-line-breaks")
+    summary = run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg)
+
+    assert (summary["labeled"], summary["quarantined"], summary["files_processed"]) == (4, 0, 2)
+    for name in ("raw.jsonl", "escaped.jsonl"):
+        for problem_id, text in texts.items():
+            doc = labels.get_label(f"{name}#{problem_id}@{cfg.model_version}")
+            assert doc["input"]["text"] == text and doc["labels"]
+    assert read_jsonl(objects, f"processed/{cfg.run_date}/raw.jsonl") == records
+
+
 def test_a_zip_of_problem_files_is_unpacked_and_each_member_labeled(clean_objects, clean_labels, index):
     import io
     import zipfile

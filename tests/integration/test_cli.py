@@ -137,6 +137,24 @@ def test_label_takes_a_page_files_metadata_sidecar_along(seeded_graph, clean_obj
     assert docs and all((d["metadata"]["school"], d["metadata"]["grade"]) == ("중학교", 3) for d in docs)
 
 
+def test_label_says_a_file_it_cannot_read_is_quarantined_and_why(seeded_graph, clean_objects, clean_labels, tmp_path):
+    from tests.pdfs import one_page_pdf
+
+    poster = tmp_path / "poster.pdf"
+    poster.write_bytes(one_page_pdf(7200, 7200))  # 100 x 100 inches
+
+    done = runner.invoke(app, ["label", str(poster)])
+
+    assert done.exit_code == 0, done.output
+    assert "0 processed, 1 quarantined" in done.output
+    assert (
+        "quarantined, with why:\n    poster.pdf: no readable page (poster.pdf page 1 at 150 dpi is "
+        "15000x15000 pixels" in done.output
+    ), done.output
+    assert any(k.endswith("/poster.pdf") for k in clean_objects.list("quarantine")) and not clean_labels.find_labels()
+    assert clean_objects.list("processing") == []
+
+
 @pytest.fixture
 def label_docs(settings):
     """The embedded label store alone (one SQLite file, no service to start), emptied first."""

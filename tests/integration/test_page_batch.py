@@ -14,6 +14,7 @@ from labeling.intake import claim_files
 from mathlabel.clients import page_reader
 from mathlabel.config import get_settings
 from mathlabel.runs import batch_config
+from tests.pdfs import one_page_pdf
 from training.pages import generate_page
 
 pytestmark = pytest.mark.integration
@@ -159,6 +160,89 @@ def test_a_pdf_page_by_page_with_a_blank_page_quarantined(clean_objects, clean_l
     (error_key,) = [k for k in objects.list("quarantine") if k.endswith(".error.json")]
     (record,) = json.loads(objects.read_bytes(error_key))["records"]
     assert record["record"] == 2 and "blank" in record["reason"]
+
+
+GOOD = {
+    "a.jsonl": [{"id": "a-1", "text": "180을 소인수분해하여 거듭제곱을 사용한 곱으로 나타내시오."}],
+    "b.jsonl": [{"id": "b-1", "text": "삼각형의 세 내각의 크기의 합을 구하시오."},
+                {"id": "b-2", "text": "두 수 12와 18의 최대공약수를 구하시오."}],
+}  # fmt: skip
+
+
+def _drop_good_files(objects) -> set[str]:
+    """Write the good problem files into incoming/; the problem keys they hold."""
+    for name, records in GOOD.items():
+        objects.write_bytes(
+            f"incoming/{name}", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+        )
+    return {f"{name}#{r['id']}" for name, records in GOOD.items() for r in records}
+
+
+def _errors(objects) -> dict[str, dict]:
+    return {k.rsplit("/", 1)[1]: json.loads(objects.read_bytes(k)) for k in objects.list("quarantine")
+            if k.endswith(".error.json")}  # fmt: skip
+
+
+def test_a_pdf_page_too_large_to_render_is_quarantined_and_the_files_beside_it_are_labeled(
+    clean_objects, clean_labels, index, reader
+):
+    """A 100 x 100 inch page would be 15000 x 15000 pixels at the render DPI: refused before it is rendered."""
+    objects, labels = clean_objects, clean_labels
+    good = _drop_good_files(objects)
+    objects.write_bytes("incoming/poster.pdf", one_page_pdf(7200, 7200))
+
+    summary = _run(objects, labels, index, reader, "run-poster")
+
+    assert (summary["labeled"], summary["files_processed"], summary["files_quarantined"]) == (3, 2, 1)
+    assert {d["problem_key"] for d in labels.find_labels()} == good
+    reason = _errors(objects)["poster.pdf.error.json"]["reason"]
+    assert "poster.pdf page 1" in reason and "15000x15000 pixels" in reason
+    assert any(k.endswith("/poster.pdf") for k in objects.list("quarantine"))
+    assert objects.list("processing") == []
+
+
+def test_any_error_preparing_one_file_quarantines_it_with_the_reason_and_the_others_go_on(
+    clean_objects, clean_labels, index, reader, monkeypatch
+):
+    """An error nothing foresaw (here the PIL bomb error a renderer once raised) is the file's, not the run's."""
+    from labeling import page_input
+
+    def bomb(name, data):
+        raise Image.DecompressionBombError("Image size (225000000 pixels) exceeds limit of 178956970 pixels")
+
+    monkeypatch.setattr(page_input, "pdf_page_count", bomb)
+    objects, labels = clean_objects, clean_labels
+    good = _drop_good_files(objects)
+    objects.write_bytes("incoming/odd.pdf", one_page_pdf(595, 842))
+
+    summary = _run(objects, labels, index, reader, "run-odd")
+
+    assert (summary["labeled"], summary["files_processed"], summary["files_quarantined"]) == (3, 2, 1)
+    assert {d["problem_key"] for d in labels.find_labels()} == good
+    reason = _errors(objects)["odd.pdf.error.json"]["reason"]
+    assert reason.startswith("odd.pdf: cannot be prepared (DecompressionBombError: Image size (225000000 pixels)")
+    assert objects.list("processing") == []
+
+
+def test_an_image_that_cannot_be_read_when_its_chunk_is_labeled_is_quarantined_not_raised(
+    clean_objects, clean_labels, index, reader
+):
+    from labeling.batch import label_chunk, prepare_file
+
+    objects, labels = clean_objects, clean_labels
+    objects.write_bytes("incoming/p.png", _png(generate_page(TWO_PROBLEMS, noise=False).image))
+    objects.write_bytes("incoming/set.jsonl", b'{"id": "i-1", "image": "p.png"}\n{"id": "t-1", "text": "1+1"}\n')
+    cfg = batch_config(get_settings(), "run-changed-image")
+    keys = claim_files(objects, cfg.run_id)
+    prepared = [prepare_file(k, objects=objects, suite=index.suite(cfg.max_text_chars), cfg=cfg) for k in keys]
+    (chunk,) = [c for p in prepared for c in p.chunks]
+    objects.write_bytes(f"{cfg.processing}/p.png", b"\x89PNG\r\n\x1a\n truncated")  # changed after it was checked
+
+    result = label_chunk(chunk, objects=objects, labels=labels, index=index, cfg=cfg, reader=reader)
+
+    assert (result.labeled, result.quarantined) == (1, 1)
+    (record,) = json.loads(objects.read_bytes(result.error_key))["records"]
+    assert record["id"] == "i-1" and "not a readable PNG or JPEG" in record["reason"]
 
 
 def test_a_page_files_metadata_sidecar_gives_its_problems_school_and_grade(clean_objects, clean_labels, index, reader):

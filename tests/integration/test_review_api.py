@@ -356,3 +356,21 @@ def test_a_forced_rerun_of_the_batch_never_overwrites_a_review(client, labeled, 
     assert (kept["decision"]["status"], kept["labels"], kept["version"]) == ("verified", [other], 2)
     relabeled = labeled.find_labels({"problem_id": "q3"})[0]
     assert relabeled["run_id"] == "run-forced" and relabeled["version"] == 2  # the others were labeled again
+
+
+def test_a_new_champions_label_of_a_reviewed_problem_stays_out_of_the_queue(
+    client, labeled, clean_objects, seeded_graph
+):
+    from dataclasses import replace
+
+    headers = login(client, "reviewer") | {"X-Requested-With": "mathlabel", "If-Match": "1"}
+    doc = labeled.find_labels({"problem_id": "q1"})[0]
+    assert client.post(f"{_path(doc['_id'])}/accept", json={}, headers=headers).status_code == 200
+    clean_objects.write_bytes("incoming/set.jsonl", _jsonl(RECORDS))
+    cfg = replace(batch_config(get_settings(), "run-new-champion"), model_version="text-labeler-v9")
+    index = CurriculumIndex(seeded_graph, "kr-2022")
+    run_batch(claim_files(clean_objects, cfg.run_id), objects=clean_objects, labels=labeled, index=index, cfg=cfg)
+    new = labeled.get_label(doc["_id"].replace(doc["model_version"], "text-labeler-v9"))
+    assert new is not None and new["current"] is False and new["superseded_by"] == doc["_id"]  # stored beside it
+    queued = {row["problem_id"] for row in _queue(client, headers, status="needs_review")["items"]}
+    assert "q1" not in queued and queued  # the other problems' new labels are in the queue

@@ -1,9 +1,11 @@
 """Reading problem files: syntax, types and encodings (the data contract is tested in tests/data)."""
 
+import json
+
 import pytest
 
 from labeling.errors import IngestError
-from labeling.ingest import parse_file
+from labeling.ingest import jsonl_lines, parse_file
 from labeling.schemas import Problem
 
 
@@ -29,6 +31,21 @@ def test_the_problem_set_a_record_names_is_kept_beside_it_not_in_the_problem():
     assert parsed.sources == {1: "set1.jsonl"} and "source" not in parsed.problems[0][1].model_dump()
     parsed = parse_file("verified.csv", b"id,text,source\n1,a,school-a/set1.jsonl\n2,b,\n")
     assert parsed.sources == {2: "school-a/set1.jsonl"}  # CSV: by row number, the header being row 1
+
+
+def test_jsonl_is_split_on_newlines_only_so_records_holding_unicode_line_breaks_stay_whole():
+    texts = ["첫째 줄\u2028둘째 줄", "x\u0085y\u2029z", "a\x0bb\x0cc\x1cd\x1de\x1ef"]
+    lines = [json.dumps({"id": f"u{i}", "text": t}, ensure_ascii=False) for i, t in enumerate(texts[:2], start=1)]
+    raw_controls = '{"id": "u3", "text": "' + texts[2] + '"}\n'
+    data = (lines[0] + "\r\n" + lines[1] + "\n\n" + raw_controls).encode()
+
+    parsed = parse_file("set.jsonl", data)
+
+    assert [(record, p.id, p.text) for record, p in parsed.problems] == [(1, "u1", texts[0]), (2, "u2", texts[1])]
+    # A raw control character is invalid JSON (it must be escaped): one record refused, by its line, not six.
+    assert [(r.record, r.id) for r in parsed.rejected] == [(4, None)] and "invalid JSON" in parsed.rejected[0].reason
+    assert jsonl_lines("a\r\nb\u2028c\n\nd") == ["a", "b\u2028c", "", "d"]
+    assert jsonl_lines("a\n") == ["a"] and jsonl_lines("") == []
 
 
 @pytest.mark.parametrize(
