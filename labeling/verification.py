@@ -69,9 +69,11 @@ def verification_doc(
     based_on: str | None = None,
     note: str | None = None,
     key: str | None = None,
+    standards_of: str | None = None,
 ) -> dict[str, Any]:
     """The verification of ``problem``'s labels (its codes), validated (``LabelDocument``); ``key`` is the problem's
-    key (``problem_key``), by default its bare id.
+    key (``problem_key``), by default its bare id; ``standards_of`` the one curriculum of ``curriculum`` whose
+    standards the codes are (kept as ``verification.curriculum``: a code may name a standard of several).
 
     Its metadata is both in ``metadata`` (as in a machine label) and in ``input`` (where verifications of older
     versions keep it, and training snapshots read it).
@@ -83,7 +85,9 @@ def verification_doc(
         raise VerificationError(f"{problem.id}: a verification needs labels (codes)")
     content_hash = problem.content_hash(curriculum)
     verification = {"by": verified_by, "source_uri": source_uri, "record": record, "at": at}
-    verification |= {k: v for k, v in (("based_on", based_on), ("note", note)) if v is not None}
+    verification |= {
+        k: v for k, v in (("based_on", based_on), ("note", note), ("curriculum", standards_of)) if v is not None
+    }
     key = key or problem.id
     doc = {
         "_id": verification_id(problem, content_hash, verified_by, based_on, key),

@@ -59,8 +59,10 @@ def label_store(settings: Settings) -> LabelStore:
 
 
 def model_registry(settings: Settings) -> ModelRegistry:
-    """The MLflow registry at ``settings.mlflow_tracking_uri`` (its client is built on first use)."""
-    return MlflowModelRegistry(settings.mlflow_tracking_uri)
+    """The MLflow registry at ``settings.mlflow_tracking_uri`` (its client is built on first use), signing and
+    checking model versions with ``mlflow.signing_secret`` when it is set."""
+    secret = settings.mlflow.signing_secret
+    return MlflowModelRegistry(settings.mlflow_tracking_uri, signing_secret=secret.get_secret_value() if secret else "")
 
 
 @dataclass

@@ -53,6 +53,7 @@ class MlflowSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 15000
     tracking_uri: str = ""
+    signing_secret: SecretStr | None = None  # signs registered models; production only (stores.registry)
 
 
 class ServicesSettings(_Section):

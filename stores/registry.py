@@ -3,25 +3,53 @@
 The one module that speaks MLflow's API. Training, the DAGs and the CLI log runs, register versions, move aliases,
 load and download models through ``ModelRegistry``. mlflow is imported on first use: importing it costs seconds, and a
 labeling run that finds no champion for its curricula never needs it (``by_alias`` asks a server's REST API first).
+
+Loading a model unpickles it, so a registry with a ``signing_secret`` trusts only versions the pipeline signed
+(``sign``): the version tag ``signature`` is an HMAC of its files and named tags under a secret that MLflow never
+holds, and ``fetch_verified`` checks it before anything is unpickled. Whoever reaches the server can move an alias
+or register a version, but cannot sign one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import hmac
 import json
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from stores.errors import StoreError
 
 _ABSENT = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
+SIGNATURE = "signature"  # the version tag that holds the pipeline's signature (``MlflowModelRegistry.sign``)
+
+
+class UntrustedModelError(StoreError):
+    """A registered version the pipeline did not sign, or whose files or signed tags changed since."""
+
+
+def files_digest(folder: Path) -> str:
+    """SHA-256 over every file under ``folder``: each one's path relative to it and its bytes' SHA-256, by path."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(
+            f"{path.relative_to(folder).as_posix()}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode()
+        )
+    return digest.hexdigest()
+
+
+def signature(secret: str, name: str, tags: dict[str, str], digest: str) -> str:
+    """HMAC-SHA256 under ``secret`` of a model's name, the tags it is trusted for and its files' digest."""
+    message = json.dumps({"name": name, "tags": tags, "files": digest}, sort_keys=True, ensure_ascii=False)
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -63,6 +91,8 @@ class ModelRegistry(Protocol):
     def register(self, run_id: str, name: str, tags: dict[str, str]) -> ModelRef: ...
     def load(self, uri: str) -> Any: ...
     def download(self, ref: ModelRef, folder: Path) -> Path: ...
+    def sign(self, ref: ModelRef, bound: Iterable[str]) -> ModelRef: ...
+    def fetch_verified(self, ref: ModelRef, folder: Path, bound: Iterable[str]) -> Path: ...
 
 
 @functools.cache
@@ -87,11 +117,12 @@ def pyfunc_class(module: str, qualname: str, load: Callable[[dict[str, str]], An
 
 class MlflowModelRegistry:
     """``ModelRegistry`` over MLflow at ``tracking_uri``; the ``mlflow.MlflowClient`` is built on first use unless
-    one is given."""
+    one is given. With ``signing_secret`` it signs the versions the pipeline registers and loads no other."""
 
-    def __init__(self, tracking_uri: str, client: Any | None = None) -> None:
+    def __init__(self, tracking_uri: str, client: Any | None = None, signing_secret: str = "") -> None:
         self.tracking_uri = tracking_uri
         self._client = client
+        self._secret = signing_secret
 
     @property
     def client(self) -> Any:
@@ -246,11 +277,47 @@ class MlflowModelRegistry:
         return ModelRef(name, str(version.version), None, dict(tags))
 
     def load(self, uri: str) -> Any:
-        """The model object of a logged or registered model (``runs:/<id>/model``, ``models:/<name>/<version>``):
-        what its ``pyfunc_class`` loaded."""
+        """The model object of a logged or registered model (``runs:/<id>/model``, ``models:/<name>/<version>``, or
+        the folder ``fetch_verified`` gave): what its ``pyfunc_class`` loaded."""
         return self._mlflow().pyfunc.load_model(uri).unwrap_python_model().model
 
     def download(self, ref: ModelRef, folder: Path) -> Path:
         """The files of a registered version, downloaded under ``folder``."""
         mlflow = self._mlflow()
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=ref.uri, dst_path=str(folder)))
+
+    def _signature(self, ref: ModelRef, bound: Iterable[str], folder: Path) -> str:
+        return signature(self._secret, ref.name, {k: ref.tags.get(k, "") for k in bound}, files_digest(folder))
+
+    def sign(self, ref: ModelRef, bound: Iterable[str]) -> ModelRef:
+        """Tag version ``ref`` with the signature of its files and its tags named in ``bound``; returns it with the
+        tag. Without a signing secret (the embedded stack), ``ref`` as it is."""
+        if not self._secret:
+            return ref
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            value = self._signature(ref, bound, self.download(ref, Path(folder)))
+        self.client.set_model_version_tag(ref.name, ref.version, SIGNATURE, value)
+        return replace(ref, tags={**ref.tags, SIGNATURE: value})
+
+    def fetch_verified(self, ref: ModelRef, folder: Path, bound: Iterable[str]) -> Path:
+        """Version ``ref``'s files, downloaded under ``folder``, once its signature (``sign``, with the same ``bound``)
+        is checked; unchecked without a signing secret.
+
+        Raises:
+            UntrustedModelError: no signature, or one that does not match the files and tags.
+        """
+        path = self.download(ref, folder)
+        if self._secret:
+            given = ref.tags.get(SIGNATURE)
+            if not given:
+                raise UntrustedModelError(
+                    f"{ref.label} carries no signature: the training pipeline did not register it"
+                )
+            if not hmac.compare_digest(given, self._signature(ref, bound, path)):
+                raise UntrustedModelError(
+                    f"{ref.label}: its signature does not match its files and tags (changed since the pipeline "
+                    "registered it, or signed under another secret)"
+                )
+        return path

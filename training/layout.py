@@ -49,6 +49,8 @@ from training.offline import configure_ultralytics
 
 MODEL_NAME = "layout-detector"
 EXPERIMENT = "layout-detector"
+# The version tags a signature covers (stores.registry): what the detector was trained on and its training run.
+SIGNED_TAGS = ("dataset", "dataset_version", "imgsz", "run_id")
 MODELS = "models/layout-detector"
 # Dataset folders the trainer needs; lines/ and problems/ are for OCR and stay in the store.
 DATASET_FOLDERS = ("images", "labels")
@@ -432,7 +434,7 @@ def register_run(result: dict[str, Any], registry: ModelRegistry) -> str:
         "checkpoint": result["checkpoint"],
         "run_id": result["tracking_run_id"],
     }
-    return registry.register(result["tracking_run_id"], MODEL_NAME, tags).version
+    return registry.sign(registry.register(result["tracking_run_id"], MODEL_NAME, tags), SIGNED_TAGS).version
 
 
 def download_weights(model_uri: str, registry: ModelRegistry, cache_dir: Path) -> tuple[Path, str, int]:
@@ -442,6 +444,7 @@ def download_weights(model_uri: str, registry: ModelRegistry, cache_dir: Path) -
 
     Raises:
         TrainingError: the URI names no version, or the version has no ``best.pt``.
+        UntrustedModelError: the version is not one the pipeline signed (with a signing secret).
     """
     try:
         ref = registry.resolve(model_uri)
@@ -450,7 +453,8 @@ def download_weights(model_uri: str, registry: ModelRegistry, cache_dir: Path) -
     target = cache_dir / ref.label
     weights = target / "best.pt"
     if not weights.is_file():
-        found = sorted(registry.download(ref, target / "download").rglob("best.pt"))
+        # best.pt is a pickle (torch.load): only a version the pipeline signed is fetched (stores.registry)
+        found = sorted(registry.fetch_verified(ref, target / "download", SIGNED_TAGS).rglob("best.pt"))
         if not found:
             raise TrainingError(f"{model_uri}: version {ref.version} has no best.pt among its files")
         shutil.copyfile(found[0], weights)

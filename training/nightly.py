@@ -204,6 +204,7 @@ def holdout_metrics(labeler: Any, index: CurriculumIndex, rows: list[dict[str, A
 def evaluate_challenger(stores: Any, settings: Any, opts: dict, snap: dict, result: dict) -> dict[str, Any]:
     """Score the challenger and the current champion of its curricula on the same frozen hold-out; the challenger's
     scores go to its tracking run."""
+    from stores.registry import UntrustedModelError
     from training.registry import champion
     from training.text_labeler import TrainedLabeler
 
@@ -213,7 +214,11 @@ def evaluate_challenger(stores: Any, settings: Any, opts: dict, snap: dict, resu
     auto = settings.labeling.auto_accept_score
     model = stores.registry.load(result["model_uri"])
     ours = holdout_metrics(TrainedLabeler(model, index.retriever), index, holdout, auto)
-    found = champion(stores.registry, index.curricula)
+    try:
+        found = champion(stores.registry, index.curricula)
+    except UntrustedModelError as exc:  # never loaded; a signed challenger promoted now replaces it
+        log.error("the champion is not trusted, so the challenger is compared with none: %s", exc)
+        found = None
     theirs = holdout_metrics(TrainedLabeler(found[0], index.retriever), index, holdout, auto) if found else None
     logged = {"holdout_top1": ours["top1"], "holdout_top3": ours["top3"], "holdout_mrr": ours["mrr"]}
     if theirs:

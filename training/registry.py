@@ -1,5 +1,10 @@
 """The text labeler in the model registry (``models:/text-labeler@champion-<curricula>``, one champion per curricula
-set): log, register, load, and the labeler a labeling run uses."""
+set): log, register, load, and the labeler a labeling run uses.
+
+Registering signs the version (``ModelRegistry.sign``, over its files and ``SIGNED_TAGS``) where the registry has a
+signing secret (production), and the champion is loaded only once that signature is checked: an alias moved to a
+version someone else registered is refused before its pickle is opened.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from labeling.evaluate import VersionedLabeler
-from stores.registry import ModelRef, ModelRegistry, pyfunc_class
+from stores.registry import ModelRef, ModelRegistry, UntrustedModelError, pyfunc_class
 from training.promotion import CHAMPION, champion_alias, make_champion
 from training.text_labeler import TextLabelerModel, load_model_file
 
@@ -19,6 +24,8 @@ MODEL_NAME = "text-labeler"
 EXPERIMENT = "text-labeler"
 _PYFUNC = "TextLabelerPyfunc"
 REQUIREMENTS = ["scikit-learn", "kiwipiepy", "kiwipiepy-model", "numpy", "scipy"]
+# The version tags a signature covers: the curricula it is champion for, the model's fingerprint and training run.
+SIGNED_TAGS = ("curricula", "fingerprint", "run_id")
 
 
 def _pyfunc() -> type:
@@ -60,10 +67,11 @@ def log_text_labeler(
 
 
 def register_run(run_id: str, registry: ModelRegistry) -> ModelRef:
-    """Register the text labeler logged by ``run_id`` as a new version, tagged with its curricula and run."""
+    """Register the text labeler logged by ``run_id`` as a new version, tagged with its curricula and run, and
+    signed (``SIGNED_TAGS``; where the registry has a signing secret)."""
     run_tags = registry.run_tags(run_id)
     tags = {key: run_tags.get(key, "") for key in ("curricula", "fingerprint")} | {"run_id": run_id}
-    return registry.register(run_id, MODEL_NAME, tags)
+    return registry.sign(registry.register(run_id, MODEL_NAME, tags), SIGNED_TAGS)
 
 
 def migrate_champion_alias(registry: ModelRegistry, name: str = MODEL_NAME, base: str = CHAMPION) -> str | None:
@@ -101,9 +109,20 @@ def champion_ref(registry: ModelRegistry, curricula: list[str], base: str = CHAM
 def champion(
     registry: ModelRegistry, curricula: list[str], alias: str = CHAMPION
 ) -> tuple[TextLabelerModel, ModelRef] | None:
-    """The champion text labeler of exactly these curricula (``champion_ref`` with base ``alias``), loaded, or None."""
+    """The champion text labeler of exactly these curricula (``champion_ref`` with base ``alias``), loaded once its
+    signature is checked, or None.
+
+    Raises:
+        UntrustedModelError: the champion is a version the pipeline did not sign, or one changed since.
+    """
     ref = champion_ref(registry, curricula, alias)
-    return (registry.load(ref.uri), ref) if ref else None
+    if ref is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        model = registry.load(str(registry.fetch_verified(ref, Path(folder), SIGNED_TAGS)))
+    if model.meta.get("fingerprint") != ref.tags.get("fingerprint"):  # the file is the model the tag names
+        raise UntrustedModelError(f"{ref.label}: its model's fingerprint is not its fingerprint tag")
+    return model, ref
 
 
 def promote(registry: ModelRegistry, version: str, base: str = CHAMPION) -> str:
@@ -144,7 +163,13 @@ def labeler_for(index: Any, registry: ModelRegistry, *, alias: str, fallback_ver
             f"model registry at {registry.tracking_uri} is unreachable: start it (`mathlabel services up`) or set "
             "MATHLABEL_LABELING__MODEL_ALIAS= to label with the cold-start labeler"
         )
-    found = champion(registry, index.curricula, alias)
+    try:
+        found = champion(registry, index.curricula, alias)
+    except UntrustedModelError as exc:
+        raise LabelingError(
+            f"{exc}; the champion alias {champion_alias(index.curricula, alias)} must point at a version "
+            "nightly_retraining (or `mathlabel train`) registered: move it back, or promote a new one"
+        ) from exc
     if found is None:
         return VersionedLabeler(index.cold_start, fallback_version)
     model, ref = found

@@ -7,7 +7,8 @@ import socket
 import pytest
 
 from mathlabel.clients import model_registry
-from training.layout import MODEL_NAME, LayoutTraining, regions, train_layout_detector
+from stores.registry import MlflowModelRegistry, UntrustedModelError
+from training.layout import MODEL_NAME, SIGNED_TAGS, LayoutTraining, download_weights, regions, train_layout_detector
 from training.pages import CLASSES, write_yolo_dataset
 
 pytestmark = pytest.mark.integration
@@ -80,6 +81,13 @@ def test_layout_detector_trains_offline_keeps_the_best_checkpoint_and_registers_
     assert version.tags["dataset_version"] == "t1" and version.tags["checkpoint"] == key
     assert (version.tags["epochs"], version.tags["imgsz"]) == ("2", "320")
     assert float(version.tags["mAP50"]) == result["metrics"]["mAP50"]
+    # With a signing secret (production), only a version the pipeline signed is fetched: best.pt is a pickle.
+    signed = MlflowModelRegistry(settings.mlflow_tracking_uri, signing_secret="pipeline-secret")
+    uri = f"models:/{MODEL_NAME}/{version.version}"
+    with pytest.raises(UntrustedModelError, match="carries no signature"):
+        download_weights(uri, signed, tmp_path / "refused")
+    signed.sign(signed.resolve(uri), SIGNED_TAGS)
+    assert download_weights(uri, signed, tmp_path / "signed")[0].is_file()
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     served = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version.version}")
     predicted = served.predict([str(page)])

@@ -149,3 +149,37 @@ def test_a_run_without_a_champion_for_its_curricula_never_loads_mlflow(stack, se
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
     assert out.stdout.split() == ["v0", "False"]  # importing mlflow costs seconds in every cold-start run
+
+
+def test_with_a_signing_secret_only_the_versions_the_pipeline_registered_are_loaded(trained, models, settings):
+    from stores.registry import SIGNATURE, UntrustedModelError
+
+    index, model = trained
+    signed = MlflowModelRegistry(settings.mlflow_tracking_uri, signing_secret="pipeline-secret")
+    ours = log_text_labeler(model, signed, curricula=["kr-2022"])  # what nightly_retraining registers
+    assert ours.tags[SIGNATURE] == signed.get(MODEL_NAME, ours.version).tags[SIGNATURE]
+    # Someone who reaches MLflow registers a version of their own and moves the champion alias to it.
+    theirs = log_text_labeler(model, models, curricula=["kr-2022"])
+    models.set_alias(MODEL_NAME, champion_alias(["kr-2022"]), theirs.version)
+    with pytest.raises(UntrustedModelError, match="carries no signature"):
+        champion(signed, ["kr-2022"])
+    with pytest.raises(LabelingError, match="champion-kr-2022 must point at a version"):
+        labeler_for(index, signed, alias="champion", fallback_version="x")
+    # A signature copied onto their version does not match its files and tags; nor does ours under another secret.
+    models.client.set_model_version_tag(MODEL_NAME, theirs.version, SIGNATURE, ours.tags[SIGNATURE])
+    models.client.set_model_version_tag(MODEL_NAME, theirs.version, "run_id", ours.tags["run_id"])
+    with pytest.raises(UntrustedModelError, match="does not match"):
+        champion(signed, ["kr-2022"])
+    models.set_alias(MODEL_NAME, champion_alias(["kr-2022"]), ours.version)
+    other = MlflowModelRegistry(settings.mlflow_tracking_uri, signing_secret="another-secret")
+    with pytest.raises(UntrustedModelError, match="does not match"):
+        champion(other, ["kr-2022"])
+    loaded, ref = champion(signed, ["kr-2022"])
+    assert ref.version == ours.version and loaded.version == model.version
+    # A signed tag changed afterwards (the fingerprint the file is checked against) breaks the signature.
+    models.client.set_model_version_tag(MODEL_NAME, ours.version, "fingerprint", "0" * 64)
+    with pytest.raises(UntrustedModelError, match="does not match"):
+        champion(signed, ["kr-2022"])
+    # Without a secret (the embedded stack) nothing is signed, but the file must still be the model its tag names.
+    with pytest.raises(UntrustedModelError, match="fingerprint"):
+        champion(models, ["kr-2022"])

@@ -77,6 +77,42 @@ def test_the_drop_folder_is_imported_filed_and_quarantined(clean_objects, clean_
     assert objects.exists("quarantine/2026-11-22/verified/notes.txt")
 
 
+# 9수02-06 is 그래프 in kr-2022 and 지수법칙 in kr-2015; 9수01-02 is a standard of both; 10수학01-01 only of kr-2015
+KR2015 = {"id": "k15", "curriculum": "kr-2015", "text": "a^2 × a^3을 간단히 하시오.", "labels": ["9수02-06"]}
+SHARED = {"id": "shared", "text": "다음 그래프를 해석하시오.", "labels": ["9수02-06"]}
+HIGH = {"id": "high", "school": "고등학교", "grade": 1, "text": "180을 소인수분해하시오.", "labels": ["9수01-01"]}
+
+
+def test_a_verification_lands_in_the_curriculum_its_record_names(clean_objects, clean_labels, seeded_graph):
+    drop = [KR2015, SHARED, HIGH, SAMPLE[0], {**SAMPLE[1], "curriculum": "kr-2022"}, {**SAMPLE[2], "school": "중학교"}]
+    objects = clean_objects
+    objects.write_bytes("incoming/verified/mixed.jsonl", jsonl(drop))
+    # an import for kr-2022 alone: the kr-2015 record is not stored as kr-2022's 9수02-06 (그래프)
+    (result,) = import_dropped(objects, clean_labels, CurriculumIndex(seeded_graph, "kr-2022"), run_id="r1",
+                               run_date="2026-11-22")  # fmt: skip
+    assert (result["stored"], result["quarantined"]) == (4, 2)
+    error = json.loads(objects.read_bytes("quarantine/2026-11-22/verified/mixed.jsonl.error.json"))
+    reasons = {r["id"]: r["reason"] for r in error["records"]}
+    assert reasons["k15"] == "curriculum 'kr-2015' is not one this import is for (kr-2022)"
+    assert reasons["high"] == "9수01-01 is a 중1-3 standard of kr-2022, which contradicts the record's 고등학교 1"
+    current = {d["problem_id"]: d for d in current_verified(clean_labels.reader(), "kr-2022")}
+    assert sorted(current) == ["shared", "v-1", "v-2", "v-3"]
+    assert {d["verification"]["curriculum"] for d in current.values()} == {"kr-2022"}
+
+    # an import for both: a code of both needs the record's word; the kr-2015 record lands in kr-2015
+    both = CurriculumIndex(seeded_graph, "kr")
+    new = [KR2015, {**SHARED, "id": "shared-2"}, {"id": "hs", "text": "다항식의 덧셈", "labels": ["10수학01-01"]},
+           {"id": "mixed", "text": "x", "labels": ["10수학01-01", "10공수1-01-01"]}]  # fmt: skip
+    result, parsed = import_verified("both.jsonl", jsonl(new), labels=clean_labels, index=both, source_uri="s")
+    assert (result.stored, result.quarantined) == (2, 2)
+    reasons = {r.id: r.reason for r in parsed.rejected}
+    assert reasons["shared-2"] == "9수02-06 exists in kr-2022 and kr-2015: say which with `curriculum`"
+    assert "standards of different curricula" in reasons["mixed"]
+    placed = {d["problem_id"]: d for d in current_verified(clean_labels.reader(), both.curriculum)}
+    assert {k: d["verification"]["curriculum"] for k, d in placed.items()} == {"k15": "kr-2015", "hs": "kr-2015"}
+    assert {d["curriculum"] for d in placed.values()} == {"kr-2022,kr-2015"}  # what training for both reads
+
+
 def test_two_problem_sets_that_reuse_an_id_are_two_verified_problems_in_a_snapshot(clean_objects, clean_labels, index):
     # a verified record names its problem set with ``source``: set1's problem 1 and set2's problem 1 are two problems
     set1 = {"id": "1", "source": "set1.jsonl", "text": SAMPLE[0]["text"], "labels": ["9수01-01"]}

@@ -261,6 +261,43 @@ def test_compose_references_exist(compose):
         assert services[data_service].get("volumes"), f"{data_service} keeps its data in no volume"
 
 
+def _published(service: dict) -> list[tuple[str, str]]:
+    """(host address, "host port:container port") of each published port; "" for every interface."""
+    out = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            out.append((port.get("host_ip", ""), f"{port.get('published')}:{port.get('target')}"))
+        else:
+            parts = str(port).rsplit(":", 2)
+            out.append(("", ":".join(parts)) if len(parts) < 3 else (parts[0].strip("[]"), ":".join(parts[1:])))
+    return out
+
+
+def test_only_the_airflow_api_server_is_published_beyond_the_host(compose):
+    # MLflow has no login and its models are pickles the workers load: it must not listen beyond the loopback.
+    public = {(name, mapping) for name, svc in compose["services"].items() for host, mapping in _published(svc)
+              if host not in ("127.0.0.1", "::1")}  # fmt: skip
+    assert public == {("airflow-apiserver", "8080:8080")}
+    assert _published(compose["services"]["mlflow"]) == [("127.0.0.1", "5000:5000")]
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Published ports", 1)[1].split("\n#", 1)[0]
+    for name, svc in compose["services"].items():
+        for host, mapping in _published(svc):
+            shown = f"{host}:{mapping}" if host else mapping
+            assert f"`{name}`" in table and f"`{shown}`" in table, f"README's Published ports omits {name} {shown}"
+
+
+def test_workers_hold_the_model_signing_secret_and_mlflow_does_not(compose):
+    common = _environment(compose["x-airflow-common"])
+    assert REQUIRED_REF.match(common["MATHLABEL_MLFLOW__SIGNING_SECRET"])
+    assert not any("SIGNING" in value for value in _environment(compose["services"]["mlflow"]).values())
+
+
+def test_the_environment_file_is_never_committed():
+    out = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=PROJECT_ROOT, timeout=30)
+    assert out.returncode == 0, ".env is not in .gitignore"
+
+
 def test_no_secret_has_a_literal_value(compose):
     blocks = {"x-airflow-common": compose["x-airflow-common"], **compose["services"]}
     offenders = []
