@@ -54,3 +54,144 @@ def test_inputs_of_a_run_that_died_are_taken_over_by_a_later_run(clean_objects, 
     assert claim_files(objects, "new-run", orphan_after_seconds=6 * 3600) == ["processing/new-run/set.jsonl"]
     assert objects.list("processing/dead-run") == []
     assert objects.list("processing/live-run") == ["processing/live-run/other.jsonl"]  # still in use: left alone
+
+
+# ------------------------------------------------------------------------------ claims that cannot collide
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    from tests.moto_server import moto_server
+
+    with moto_server("aws_intake_claims") as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path):
+    """An empty object store of each kind: the local folder, and S3 through moto's server."""
+    from stores.objects import LocalObjectStore, S3ObjectStore
+
+    if request.param == "local":
+        store = LocalObjectStore(tmp_path / "objects")
+        store.ensure_layout()
+        return store
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=request.getfixturevalue("moto_endpoint"), region_name="us-east-1")
+    bucket = f"claims-{abs(hash(str(tmp_path))) % 10**8}"
+    client.create_bucket(Bucket=bucket)
+    return S3ObjectStore(client, bucket=bucket, prefix="mathlabel")
+
+
+def test_two_runs_claiming_at_once_take_each_file_exactly_once(store):
+    import threading
+
+    rounds, files = 20, 10
+    for round_ in range(rounds):
+        dropped = {f"incoming/r{round_}-{n}.jsonl": f'{{"id": "r{round_}-{n}"}}\n'.encode() for n in range(files)}
+        for key, data in dropped.items():
+            store.write_bytes(key, data)
+        runs = [f"run-{round_}-a", f"run-{round_}-b"]
+        start = threading.Barrier(len(runs))
+        results: dict[str, list[str]] = {}
+        errors: list[BaseException] = []
+
+        def claimant(run_id: str, start=start, results=results, errors=errors) -> None:
+            start.wait()
+            try:
+                results[run_id] = claim_files(store, run_id)
+            except BaseException as exc:  # a lost race must be skipped, never raised
+                errors.append(exc)
+
+        threads = [threading.Thread(target=claimant, args=(run_id,)) for run_id in runs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        taken = [key.split("/", 2)[2] for run_id in runs for key in results[run_id]]
+        assert sorted(taken) == sorted(key.removeprefix("incoming/") for key in dropped)  # each once, none lost
+        for run_id in runs:  # what a run returns is what its folder holds, bytes intact
+            assert store.list(f"processing/{run_id}") == results[run_id]
+            for key in results[run_id]:
+                assert store.read_bytes(key) == dropped["incoming/" + key.split("/", 2)[2]]
+        assert store.list("incoming") == []
+    assert store.list("processing/.claims") == []  # no claim marker outlives its claim
+
+
+# ------------------------------------------------------------------------------------ the drop folder's boundary
+
+
+def test_links_in_the_drop_folder_are_quarantined_never_read(tmp_path):
+    import os
+
+    from stores.objects import LocalObjectStore
+
+    outside = tmp_path / "outside"
+    (outside / "folder").mkdir(parents=True)
+    (outside / "secret.jsonl").write_bytes(DATA)
+    (outside / "folder" / "inner.jsonl").write_bytes(DATA)
+    objects = LocalObjectStore(tmp_path / "objects")
+    objects.ensure_layout()
+    objects.write_bytes("incoming/good.jsonl", DATA)
+    objects.write_bytes("incoming/sub/good.csv", b"id,text\nc-2,x\n")
+    incoming = tmp_path / "objects" / "incoming"
+    os.symlink(outside / "secret.jsonl", incoming / "secret.jsonl")
+    os.symlink(outside / "folder", incoming / "folder")
+    os.symlink("/etc/hostname", incoming / "sub" / "hostname.csv")
+    (incoming / "verified").mkdir()
+    os.symlink(outside / "secret.jsonl", incoming / "verified" / "labels.jsonl")
+    run_date = "2026-11-23"
+
+    claimed = claim_files(objects, "run-links", run_date=run_date)
+
+    assert claimed == ["processing/run-links/good.jsonl", "processing/run-links/sub/good.csv"]
+    assert os.listdir(incoming / "sub") == [] and sorted(os.listdir(incoming)) == ["sub", "verified"]
+    assert os.listdir(incoming / "verified") == []
+    records = {
+        "secret.jsonl": str(outside / "secret.jsonl"),
+        "folder": str(outside / "folder"),
+        "sub/hostname.csv": "/etc/hostname",
+        "verified/labels.jsonl": str(outside / "secret.jsonl"),
+    }
+    for name, target in records.items():
+        error = json.loads(objects.read_bytes(f"quarantine/{run_date}/{name}.error.json"))
+        assert error["file"] == name and error["run_id"] == "run-links"
+        assert f"a symbolic link (to {target!r}) is never followed" in error["reason"]
+        assert error["records"] == []
+    # nothing behind a link was read, copied or moved: the store holds the good files and the records, no more
+    quarantined = [f"quarantine/{run_date}/{name}.error.json" for name in records]
+    assert objects.list("") == sorted(claimed + quarantined)
+    assert (outside / "secret.jsonl").read_bytes() == DATA and (outside / "folder" / "inner.jsonl").exists()
+
+
+# ------------------------------------------------------------------------------------- quarantine records
+
+
+def test_a_name_quarantined_twice_in_a_day_keeps_both_records_side_by_side(store):
+    run_date = "2026-11-24"
+    for run_id in ("run-1", "run-2"):  # the same broken archive, dropped twice
+        store.write_bytes("incoming/broken.zip", b"PK\x03\x04 this is not a zip")
+        assert claim_files(store, run_id, run_date=run_date) == []
+    day = f"quarantine/{run_date}"
+    assert store.list(day) == [f"{day}/broken.1.zip", f"{day}/broken.1.zip.error.json",
+                               f"{day}/broken.zip", f"{day}/broken.zip.error.json"]  # fmt: skip
+    first, second = (json.loads(store.read_bytes(f"{day}/{n}.error.json")) for n in ("broken.zip", "broken.1.zip"))
+    assert (first["run_id"], second["run_id"]) == ("run-1", "run-2")
+    assert first["file"] == second["file"] == "broken.zip"
+
+
+def test_rejected_records_of_a_name_are_kept_per_run_and_rewritten_on_a_retry(store):
+    from labeling.ingest import ParsedFile, RejectedRecord
+    from labeling.intake import Filing
+
+    run_date, day = "2026-11-24", "quarantine/2026-11-24"
+    keys = []
+    for run_id, raw in (("run-1", "not json"), ("run-2", "{broken"), ("run-2", "{broken")):
+        parsed = ParsedFile("set.jsonl", rejected=[RejectedRecord(2, None, "not JSON", raw)])
+        keys.append(Filing(store, run_id, run_date).quarantine_records("set.jsonl", parsed))
+    assert keys == [f"{day}/set.jsonl.error.json", f"{day}/set.1.jsonl.error.json", f"{day}/set.1.jsonl.error.json"]
+    assert store.read_bytes(f"{day}/set.jsonl.rejected.jsonl") == b"not json\n"
+    assert store.read_bytes(f"{day}/set.1.jsonl.rejected.jsonl") == b"{broken\n"
+    assert Filing(store, "run-2", run_date).quarantine_base("set.jsonl") == f"{day}/set.1.jsonl"

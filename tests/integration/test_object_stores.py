@@ -81,3 +81,26 @@ def test_modified_time_is_when_the_object_was_written(store):
     assert before - 5 <= store.modified("incoming/a.jsonl") <= time.time() + 5
     with pytest.raises(StoreError):
         store.modified("incoming/none.jsonl")
+
+
+def test_an_object_is_claimed_by_one_claimant_only(store):
+    store.write_bytes("incoming/a.jsonl", b"a")
+    assert store.claim("incoming/a.jsonl", "processing/run-1/a.jsonl", "run-1") is True
+    assert store.claim("incoming/a.jsonl", "processing/run-2/a.jsonl", "run-2") is False  # gone: skipped, no error
+    assert store.list("processing") == ["processing/run-1/a.jsonl"]
+    assert store.read_bytes("processing/run-1/a.jsonl") == b"a"
+    assert store.unsafe("incoming") == {}  # plain objects only
+
+
+@pytest.mark.parametrize("store", ["s3"], indirect=True)
+def test_a_claim_marker_left_by_a_dead_claimant_is_finished_by_its_retry_or_taken_over_once_stale(store, monkeypatch):
+    import stores.objects
+
+    for key in ("incoming/a.jsonl", "incoming/b.jsonl"):
+        store.write_bytes(key, b"x")
+        assert store._mark(store._marker(key, store._head(key)), "run-1")  # run-1 died here, before moving
+    assert store.claim("incoming/a.jsonl", "processing/run-2/a.jsonl", "run-2") is False  # run-1 holds it
+    assert store.claim("incoming/a.jsonl", "processing/run-1/a.jsonl", "run-1") is True  # run-1's retry finishes
+    monkeypatch.setattr(stores.objects, "STALE_CLAIM_SECONDS", 0)
+    assert store.claim("incoming/b.jsonl", "processing/run-2/b.jsonl", "run-2") is True  # stale: taken over
+    assert store.list("processing") == ["processing/run-1/a.jsonl", "processing/run-2/b.jsonl"]  # markers gone
