@@ -84,7 +84,7 @@ def ui(
         airflow.wait_ready(settings.services.start_timeout)
         logins = airflow.passwords()
         typer.echo(f"Airflow UI: {airflow.url}/ (listening on {host}:{port})")
-        typer.echo(f"Review page: {airflow.url}/mathlabel/ (the UI's \"Review\"; API docs: /mathlabel/api/v1/docs)")
+        typer.echo(f'Review page: {airflow.url}/mathlabel/ (the UI\'s "Review"; API docs: /mathlabel/api/v1/docs)')
         for user, password in logins.items():
             typer.echo(f"  log in as user {user}, password {password}")
         typer.echo(f"  passwords generated on first start are kept in {airflow.password_file}")
