@@ -15,12 +15,16 @@ multi-page PDFs, and zip archives of them) with curriculum achievement standards
 `text` is read as one problem.
 
 1. **claim** moves files into `processing/<run_id>/`, so concurrent runs never share a file; files modified in the
-   last `settle_seconds` (still being copied) wait for the next run; zip archives are unpacked; inputs of a run that
-   died (its folder idle for `orphan_after_seconds`) are taken over.
+   last `settle_seconds` (still being copied) wait for the next run; zip archives are unpacked (an archive is filed
+   once all its members are); a run takes at most `labeling.max_files_per_run` files (an archive's members count one
+   each), the rest wait for the next run and the report says how many; inputs of a run Airflow says is no longer
+   running (failed, succeeded or gone) are taken over at once, those of a run still queued or running are left to it
+   and listed in the report as stuck.
 2. **prepare** (one mapped task per file) validates the records against the Great Expectations suite; bad records go
    to `quarantine/<date>/<file>.rejected.*` and an unusable file to `quarantine/<date>/`, each with an `.error.json`
    naming record and reason; the good records are split into chunks of `chunk_size`.
-3. **label** (one mapped task per chunk; pages: `labeling.pages_per_chunk` per task) reads pages and image records
+3. **label** (one mapped task per chunk, or several a task beyond `labeling.max_label_tasks`; pages:
+   `labeling.pages_per_chunk` per chunk) reads pages and image records
    (layout, reading order, OCR; low OCR confidence means review; a crop of each problem goes beside the input under
    `processed/`), ranks the curriculum's standards with the champion text labeler of its curricula
    (`models:/text-labeler@champion-<curricula>`) or, without one, the cold-start retriever (whose standard documents
@@ -95,6 +99,17 @@ def _run(context):
     return LabelingRun(get_settings(), context["run_id"], RunParams.from_params(context["params"]), build_stores())
 
 
+def _run_alive(context):
+    """Whether a run of this DAG is alive (queued or running) by the Task SDK's Dag-run count: a run that failed,
+    succeeded or is gone is over, and the next run takes over its files at once."""
+    ti, dag_id = context["ti"], context["dag"].dag_id
+
+    def alive(run_id: str) -> bool:
+        return ti.get_dr_count(dag_id=dag_id, run_ids=[run_id], states=["queued", "running"]) > 0
+
+    return alive
+
+
 def _checked(run):
     """The run, its Params checked: bad metadata Params fail it before anything is claimed, and without retries."""
     from airflow.sdk.exceptions import AirflowFailException
@@ -132,7 +147,8 @@ def _checked(run):
 def batch_labeling():
     @task
     def claim() -> list[str]:
-        keys = _checked(_run(get_current_context())).claim()
+        context = get_current_context()
+        keys = _checked(_run(context)).claim(_run_alive(context))
         print(f"claimed {len(keys)} file(s): {keys}")
         return keys
 
@@ -143,20 +159,25 @@ def batch_labeling():
         return _run(context).prepare(key).to_dict()
 
     @task
-    def chunks(prepared) -> list[str]:
-        return [chunk for item in _collected(prepared) for chunk in item["chunks"]]
+    def chunks(prepared) -> list[list[str]]:
+        """The chunks in groups, one mapped label task each: never more tasks than max_map_length allows."""
+        keys = [chunk for item in _collected(prepared) for chunk in item["chunks"]]
+        return _run(get_current_context()).label_tasks(keys)
 
     @task(map_index_template="{{ chunk_name }}")
-    def label(chunk: str) -> dict:
+    def label(chunks: list[str]) -> list[dict]:
         context = get_current_context()
-        context["chunk_name"] = "/".join(chunk.rsplit("/", 2)[-2:])
+        context["chunk_name"] = "/".join(chunks[0].rsplit("/", 2)[-2:]) + (
+            f" +{len(chunks) - 1}" if len(chunks) > 1 else ""
+        )
         run = _run(context)
         print(run.describe())
-        return run.label(chunk).to_dict()
+        return [run.label(chunk).to_dict() for chunk in chunks]
 
     @task(trigger_rule="all_done")
     def report(prepared, results) -> dict:
-        return _run(get_current_context()).finish(_collected(prepared), _collected(results))
+        labeled = [result for group in _collected(results) for result in group]
+        return _run(get_current_context()).finish(_collected(prepared), labeled)
 
     @task(trigger_rule="one_failed")  # AirflowFailException: no retries
     def watcher() -> None:
@@ -169,7 +190,7 @@ def batch_labeling():
     claimed = claim()
     prepared = prepare.expand(key=claimed)
     chunk_keys = chunks(prepared)
-    labeled = label.expand(chunk=chunk_keys)
+    labeled = label.expand(chunks=chunk_keys)
     [claimed, prepared, chunk_keys, labeled, report(prepared, labeled)] >> watcher()
 
 

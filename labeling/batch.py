@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -30,7 +30,7 @@ from labeling.errors import IngestError
 from labeling.evaluate import VersionedLabeler
 from labeling.index import CurriculumIndex
 from labeling.ingest import jsonl_lines
-from labeling.intake import INCOMING, Filing
+from labeling.intake import INCOMING, Filing, claim_outcome, release
 from labeling.llm import Judge
 from labeling.pipeline import build_label_doc
 from labeling.report import LISTED_PER_CHUNK, render_html, summarize
@@ -267,7 +267,14 @@ def _count(result: ChunkResult, problem: Problem, doc: dict[str, Any]) -> None:
 # ----------------------------------------------------------------------------------------------------- finish
 
 
-LISTS = {"files", "review", "disagreements", "quarantine"}  # the report's lists, left out of finish_run's return
+LISTS = {
+    "files",
+    "review",
+    "disagreements",
+    "quarantine",
+    "stuck",
+    "archives_filed",
+}  # the report's lists, left out of finish_run's return
 
 
 def report_key(run_id: str, suffix: str = "json") -> str:
@@ -320,8 +327,16 @@ def finish_run(
             else:
                 entry["status"] = "unfinished"
         files.append(entry)
+    claim = claim_outcome(objects, safe_run_id(run_id))  # read before release() drops the run's marker
+    archives = release(Filing(objects, safe_run_id(run_id), filing.run_date))
+    refused = _refused_at_claim(objects, run_id, files, results, filing.run_date)  # zips, links: no Prepared item
+    files += [entry for entry in refused if entry["status"] == "quarantined"]
     summary = summarize(safe_run_id(run_id), files, results, stage_seconds or {},
-                        quarantine=_quarantined(objects, files, results))  # fmt: skip
+                        quarantine=_quarantined(objects, files, results, refused))  # fmt: skip
+    summary["archives_filed"] = archives
+    summary["left_for_next_run"] = claim.get("left_for_next_run", 0)
+    summary["stuck"] = claim.get("stuck", [])  # inputs waiting in the folder of a run still alive
+    summary["stuck_files"] = len(summary["stuck"])
     summary["report"] = report_key(run_id)
     if review_url:  # the run's queue on the review page
         summary["review_url"] = f"{review_url}?{urlencode({'run_id': safe_run_id(run_id), 'status': 'any'})}"
@@ -333,12 +348,53 @@ def finish_run(
     return small
 
 
-def _quarantined(objects: ObjectStore, files: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[dict]:
-    """What the run quarantined, why and where, read from the ``.error.json`` its files and chunks name (at most
-    ``LISTED_PER_CHUNK`` records of each; ``records_total`` counts them all)."""
+def _refused_at_claim(
+    objects: ObjectStore, run_id: str, files: list[dict[str, Any]], results: list[dict[str, Any]], run_date: str
+) -> list[dict[str, Any]]:
+    """What the run's claim quarantined, which no prepared file names: zip archives it could not unpack, members of
+    an archive it refused (an unsafe path), entries of ``incoming/`` that are no plain file (a link). Found by the
+    run id in the ``.error.json`` records of the run's quarantine folders (its date, and the day before for a run
+    that crossed midnight). Each is a file entry: ``quarantined`` for an input refused whole, ``refused_members``
+    for an archive that was unpacked and filed while some of its members were refused."""
+    known = {f.get("error_key") for f in files} | {r.get("error_key") for r in results}
+    day = datetime.strptime(run_date, "%Y-%m-%d").replace(tzinfo=UTC)
+    dates = {run_date, (day - timedelta(days=1)).strftime("%Y-%m-%d")}
+    dates |= {k.split("/")[1] for k in known if k and k.startswith("quarantine/")}
+    ours = {run_id, safe_run_id(run_id)}
+    out = []
+    for key in sorted(k for date in dates for k in objects.list(join("quarantine", date))):
+        if not key.endswith(".error.json") or key in known:
+            continue
+        try:
+            written = json.loads(objects.read_bytes(key))
+        except (StoreError, ValueError):
+            continue  # not a record this run can have written
+        if not isinstance(written, dict) or written.get("run_id") not in ours:
+            continue
+        base = key.removesuffix(".error.json")
+        whole = not written.get("records")  # no member listed: the input itself was refused
+        out.append(Prepared(name=str(written.get("file") or base), key=base, error=written.get("reason"),
+                            status="quarantined" if whole else "refused_members", error_key=key,
+                            destination=base if objects.exists(base) else "").to_dict())  # fmt: skip
+    return out
+
+
+def _quarantined(
+    objects: ObjectStore,
+    files: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    refused: list[dict[str, Any]] | None = None,
+) -> list[dict]:
+    """What the run quarantined, why and where, read from the ``.error.json`` its files and chunks name, and those
+    of what its claim ``refused`` (at most ``LISTED_PER_CHUNK`` records of each; ``records_total`` counts them all).
+    ``file_key`` is the input as it lies in quarantine: a whole input, or a copy of an archive some members of which
+    were refused."""
     found = [(f["name"], f["error_key"], f.get("destination") if f["status"] == "quarantined" else None, f.get("error"))
              for f in files if f.get("error_key")]  # fmt: skip
     found += [(r["file"], r["error_key"], None, None) for r in results if r.get("error_key")]
+    # (inputs refused whole are among the files)
+    found += [(f["name"], f["error_key"], f["destination"] or None, f["error"]) for f in refused or []
+              if f["status"] != "quarantined"]  # fmt: skip
     out = []
     for name, error_key, moved_to, error in found:
         try:

@@ -18,8 +18,8 @@ import json
 import logging
 import time
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -35,6 +35,9 @@ VERIFIED = "verified"  # the reviewers' area: incoming/verified/, filed under pr
 VERIFIED_DROP = join(INCOMING, VERIFIED)  # nightly_retraining imports them; labeling runs leave them
 MAX_ZIP_BYTES = 512 * 1024 * 1024  # uncompressed; a larger archive is quarantined, not unpacked
 ZIP_MEMBERS = ".d"  # an archive's members are labeled as files under "<archive>.d/"
+HELD = ".archives"  # processing/<run>/.archives/<archive>: unpacked, filed once all its members are filed
+RUNS = "processing/.runs"  # <run>.json: a claiming run's scheduler id and what its claim left, while it holds files
+RunAlive = Callable[[str], "bool | None"]  # a run's scheduler id -> still running? (None: cannot tell)
 
 
 def variants(key: str) -> Iterator[str]:
@@ -149,7 +152,24 @@ class Filing:
 # ---------------------------------------------------------------------------------------------------- claim
 
 
-def claim_files(
+@dataclass
+class Claim:
+    """What a run claimed, how many files wait for the next run, and the files held by runs still alive."""
+
+    files: list[str]
+    left_for_next_run: int = 0  # in incoming/ (over the bound, or still settling), or held by a run over
+    stuck: list[dict[str, str]] = field(default_factory=list)  # {"run_id", "file"}: waiting on a live run
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def claim_files(objects: ObjectStore, run_id: str, selector: str = "", **options: Any) -> list[str]:
+    """The files ``claim_run`` claims (its options alike)."""
+    return claim_run(objects, run_id, selector, **options).files
+
+
+def claim_run(
     objects: ObjectStore,
     run_id: str,
     selector: str = "",
@@ -157,36 +177,92 @@ def claim_files(
     settle_seconds: float = 0.0,
     orphan_after_seconds: float = 0.0,
     run_date: str | None = None,
-) -> list[str]:
+    max_files: int = 0,
+    run_alive: RunAlive | None = None,
+    run_name: str | None = None,
+) -> Claim:
     """Move files from ``incoming/`` (or the part ``selector`` names) into ``processing/<run_id>/``.
 
     Files modified within the last ``settle_seconds`` are left for the next run (they may still be copied in).
-    With ``orphan_after_seconds``, inputs of another run whose processing folder has been idle that long (the run
-    died) are taken over, so nothing claimed is ever stranded. Zip archives are unpacked into ``<archive>.d/`` and
-    their members claimed as files. Returns every file in the run's processing folder, so a retried claim also
-    returns what an earlier attempt of the same run moved. Each file is claimed with ``ObjectStore.claim``: of runs
-    claiming at once exactly one takes it, and the others skip it. Anything in ``incoming/`` (``verified/`` too) that
-    is not a plain file, a symbolic link above all, is never followed: it is removed, and
-    ``quarantine/<date>/<name>.error.json`` says what it was and why.
+    With ``max_files`` a run holds at most that many files (an archive's members count one each): the rest wait in
+    ``incoming/`` for the next run, an archive's members too (``incoming/<archive>.d/``). Inputs of another run are
+    taken over when that run is over: ``run_alive`` (given the scheduler's id of a run that claimed, ``run_name``
+    here) says so at once; without it, or when it cannot tell, the run's folder idle for ``orphan_after_seconds``
+    does (0: never); the files of a run still alive are listed as stuck. Zip archives are unpacked into
+    ``<archive>.d/`` and their members claimed as files; the archive is filed once all its members are
+    (``release``). ``files`` is every file in the run's processing folder, so a retried claim also returns what an
+    earlier attempt of the same run moved. Each file is claimed with ``ObjectStore.claim``: of runs claiming at once
+    exactly one takes it, and the others skip it. Anything in ``incoming/`` (``verified/`` too) that is not a plain
+    file, a symbolic link above all, is never followed: it is removed, and ``quarantine/<date>/<name>.error.json``
+    says what it was and why.
     """
     claimed = join("processing", run_id)
     run_date = run_date or datetime.now(UTC).strftime("%Y-%m-%d")
-    if orphan_after_seconds:
-        _adopt_orphans(objects, run_id, orphan_after_seconds, time.time())
+    filing = Filing(objects, run_id, run_date)
+    _mark(objects, run_id, {"run_id": run_name or run_id})  # first: a run taking over asks about this one by it
+    room = max_files - len(_inputs(objects, claimed)) if max_files else None
+    room, waiting, stuck = _take_over(objects, run_id, room, orphan_after_seconds, run_alive, time.time())
     for key, what in objects.unsafe(join(INCOMING, selector)).items():
         _refuse(objects, run_id, run_date, key, what)
-    # verified labels are imported by nightly_retraining, not problems to label
-    dropped = [key for key in objects.list(join(INCOMING, selector)) if not key.startswith(VERIFIED_DROP + "/")]
-    for key in settled(objects, dropped, settle_seconds):
+    for key in settled(objects, _dropped(objects, selector), settle_seconds):
+        if room is not None and room <= 0:
+            break
         target = join(claimed, PurePosixPath(key).relative_to(INCOMING).as_posix())
         try:
-            if objects.claim(key, target, run_id):
-                log.info("claimed %s", key)
-            else:
+            if not objects.claim(key, target, run_id):
                 log.info("%s was claimed by another run first: left to it", key)
+                continue
         except StoreError as exc:
             log.warning("could not claim %s: %s", key, exc)
-    return claimed_files(objects, run_id, run_date)
+            continue
+        log.info("claimed %s", key)
+        kept = _unpack(filing, target, claimed, room) if _is_archive(target, claimed) else 1
+        room = None if room is None else room - kept
+    files = claimed_files(objects, run_id, run_date, max_files)
+    left = len(_dropped(objects, selector)) + waiting
+    if left:
+        log.warning("%d file(s) left for the next run (a run takes at most %s)", left, max_files or "all")
+    for item in stuck:
+        log.warning("%s waits on run %s, still running", item["file"], item["run_id"])
+    outcome = Claim(files, left, stuck)
+    _mark(objects, run_id, {"run_id": run_name or run_id, "left_for_next_run": left, "stuck": stuck})
+    return outcome
+
+
+def _dropped(objects: ObjectStore, selector: str) -> list[str]:
+    """The files waiting in ``incoming/`` (or its part ``selector``): verified labels are nightly_retraining's."""
+    return [key for key in objects.list(join(INCOMING, selector)) if not key.startswith(VERIFIED_DROP + "/")]
+
+
+def _mark(objects: ObjectStore, run_id: str, marker: dict[str, Any]) -> None:
+    objects.write_bytes(join(RUNS, f"{run_id}.json"), json.dumps(marker, ensure_ascii=False).encode())
+
+
+def claim_outcome(objects: ObjectStore, run_id: str) -> dict[str, Any]:
+    """What the run's claim left for the next run and found stuck (``Claim``), for its report; {} if it claimed none."""
+    marker = _marker(objects, run_id) or {}
+    return {key: marker[key] for key in ("left_for_next_run", "stuck") if key in marker}
+
+
+def _marker(objects: ObjectStore, run_id: str) -> dict[str, Any] | None:
+    """The marker of the run whose folder is ``processing/<run_id>``, or None (a CLI run, or none left)."""
+    try:
+        marker = json.loads(objects.read_bytes(join(RUNS, f"{run_id}.json")))
+    except (StoreError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) else None
+
+
+def _inputs(objects: ObjectStore, claimed: str) -> list[str]:
+    """The inputs in a run's folder ``claimed``: neither its chunks nor the archives it holds."""
+    skip = (join(claimed, "chunks") + "/", join(claimed, HELD) + "/")
+    return [key for key in objects.list(claimed) if not key.startswith(skip)]
+
+
+def _is_archive(key: str, claimed: str) -> bool:
+    """A zip to unpack: not a member of another archive (those are labeled, or refused, as files)."""
+    name = PurePosixPath(key).relative_to(claimed).as_posix().lower()
+    return name.endswith(".zip") and f".zip{ZIP_MEMBERS}/" not in name and not name.startswith(("chunks/", HELD))
 
 
 def _refuse(objects: ObjectStore, run_id: str, run_date: str, key: str, what: str) -> None:
@@ -211,21 +287,25 @@ def _modified(objects: ObjectStore, key: str) -> float | None:
         return None
 
 
-def claimed_files(objects: ObjectStore, run_id: str, run_date: str) -> list[str]:
-    """Unpack the zip archives in ``processing/<run_id>/`` and return the files there: what the run labels.
+def claimed_files(objects: ObjectStore, run_id: str, run_date: str, max_files: int = 0) -> list[str]:
+    """Unpack the zip archives in ``processing/<run_id>/`` and return the inputs there: what the run labels.
 
-    ``claim_files`` ends with it; ``mathlabel label`` writes its file straight into the run's folder and calls it,
+    ``claim_run`` ends with it; ``mathlabel label`` writes its file straight into the run's folder and calls it,
     so its paths under ``processed/`` and ``quarantine/`` are those of the same file dropped into ``incoming/``.
+    With ``max_files``, members over that many inputs wait in ``incoming/<archive>.d/`` for the next run.
     """
     claimed = join("processing", run_id)
     for key in objects.list(claimed):
-        if key.lower().endswith(".zip") and not key.startswith(join(claimed, "chunks")):
-            _unpack(Filing(objects, run_id, run_date), key, claimed)
-    return [key for key in objects.list(claimed) if not key.startswith(join(claimed, "chunks") + "/")]
+        if _is_archive(key, claimed):
+            room = max(0, max_files - len(_inputs(objects, claimed))) if max_files else None
+            _unpack(Filing(objects, run_id, run_date), key, claimed, room)
+    return _inputs(objects, claimed)
 
 
-def _unpack(filing: Filing, key: str, claimed: str) -> None:
-    """Expand a claimed zip into ``<archive>.d/`` beside it, then file the archive itself under processed/.
+def _unpack(filing: Filing, key: str, claimed: str, room: int | None = None) -> int:
+    """Expand a claimed zip into ``<archive>.d/`` beside it, then hold the archive (``.archives/``) until its members
+    are filed; returns how many members the run took. Over ``room`` members, the rest go to
+    ``incoming/<archive>.d/``: the next run takes them as dropped files.
 
     A member whose path is unsafe (absolute, or climbing out with ``..``) is never written: it is listed with its
     reason in ``quarantine/<date>/<archive>.error.json`` (with a copy of the archive) and the other members go on.
@@ -253,40 +333,110 @@ def _unpack(filing: Filing, key: str, claimed: str) -> None:
                 raise IngestError(
                     f"{name}: no usable member ({'; '.join(r['reason'] for r in refused[:3]) or 'empty'})"
                 )
-            for member, target in safe:
+            for number, (member, target) in enumerate(safe):
+                if room is not None and number >= room:  # the same path under incoming/: left for the next run
+                    target = join(INCOMING, PurePosixPath(target).relative_to(claimed).as_posix())
                 objects.write_bytes(target, archive.read(member))
     except (zipfile.BadZipFile, IngestError, StoreError) as exc:
         filing.quarantine(key, name, f"unusable zip archive: {exc}")
-        return
+        return 0
     if refused:
         error_key = filing.error(name, f"{len(refused)} member(s) of the archive refused", refused)
         objects.write_bytes(error_key.removesuffix(".error.json"), data)
         for item in refused:
             log.error("%s: member %s refused: %s", name, item["id"], item["reason"])
-    filing.file(key, name, data)
-    log.info("unpacked %s: %d member(s)", name, len(members) - len(refused))
+    objects.move(key, join(claimed, HELD, name))
+    kept = len(safe) if room is None else min(room, len(safe))
+    log.info("unpacked %s: %d member(s), %d left for the next run", name, len(safe), len(safe) - kept)
+    return kept
 
 
-def _adopt_orphans(objects: ObjectStore, run_id: str, orphan_after_seconds: float, now: float) -> None:
-    """Take over the inputs of runs that died: their processing folder untouched for ``orphan_after_seconds``.
-    Two runs adopting at once share nothing: each file is claimed (``ObjectStore.claim``) by one of them."""
+def release(filing: Filing) -> list[str]:
+    """File the archives the run holds whose members are all filed (none left in ``incoming/`` or any run's
+    folder), and drop the run's marker once its folder is empty; returns where the archives went."""
+    objects = filing.objects
+    claimed = join("processing", filing.run_id)
+    filed = []
+    held = objects.list(join(claimed, HELD))
+    if held:
+        pending = [key.split("/", 2)[2] for key in objects.list("processing") if key.count("/") >= 2]
+        for key in held:
+            name = PurePosixPath(key).relative_to(join(claimed, HELD)).as_posix()
+            members = name + ZIP_MEMBERS + "/"
+            if any(p.startswith(members) for p in pending) or objects.list(join(INCOMING, name + ZIP_MEMBERS)):
+                log.info("%s: members still to label; the archive waits for them", name)
+                continue
+            filed.append(filing.file(key, name))
+    marker = join(RUNS, f"{filing.run_id}.json")
+    if not objects.list(claimed) and objects.exists(marker):
+        objects.delete(marker)
+    return filed
+
+
+def _take_over(
+    objects: ObjectStore,
+    run_id: str,
+    room: int | None,
+    orphan_after_seconds: float,
+    run_alive: RunAlive | None,
+    now: float,
+) -> tuple[int | None, int, list[dict[str, str]]]:
+    """Take over the inputs of runs that are over (up to ``room``): returns the room left, how many inputs of runs
+    over are left for the next run, and the inputs of runs still alive. Two runs taking over at once share
+    nothing: each file is claimed (``ObjectStore.claim``) by one of them."""
     folders: dict[str, list[str]] = {}
     for key in objects.list("processing"):
         folder = key.split("/", 2)[1]
-        if not folder.startswith("."):  # .claims: claims in progress, not a run
+        if not folder.startswith(".") and folder != run_id:  # .claims, .runs: no run's inputs
             folders.setdefault(folder, []).append(key)
+    waiting, stuck = 0, []
     for folder, keys in folders.items():
-        times = [t for t in (_modified(objects, k) for k in keys) if t is not None]
-        if folder == run_id or not times or now - max(times) < orphan_after_seconds:
-            continue
         old = join("processing", folder)
+        marker = _marker(objects, folder)
+        name = str(marker.get("run_id") or folder) if marker else folder
+        alive = run_alive(name) if marker is not None and run_alive is not None else None
+        why = _over(objects, keys, alive, orphan_after_seconds, now)
+        if why is None:
+            stuck += [{"run_id": name, "file": PurePosixPath(k).relative_to(old).as_posix()}
+                      for k in _inputs(objects, old)]  # fmt: skip
+            continue
         for key in keys:
             if key.startswith(join(old, "chunks") + "/"):
                 objects.delete(key)  # derived from the input; the new run writes its own
                 continue
+            held = key.startswith(join(old, HELD) + "/")
+            if not held and room is not None and room <= 0:
+                waiting += 1
+                continue
             target = join("processing", run_id, PurePosixPath(key).relative_to(old).as_posix())
             try:
                 if objects.claim(key, target, run_id):
-                    log.warning("adopted %s from run %s, idle for over %.0fs", key, folder, orphan_after_seconds)
+                    log.warning("took over %s from run %s (%s)", key, name, why)
+                    room = room if room is None or held else room - 1
             except StoreError as exc:
-                log.warning("could not adopt %s: %s", key, exc)
+                log.warning("could not take over %s: %s", key, exc)
+        if marker is not None and not objects.list(old):
+            objects.delete(join(RUNS, f"{folder}.json"))
+    for key in objects.list(RUNS):  # markers of runs that hold nothing and are over
+        folder = PurePosixPath(key).name.removesuffix(".json")
+        if folder != run_id and folder not in folders and not (run_alive and run_alive(_name(objects, folder))):
+            objects.delete(key)
+    return room, waiting, stuck
+
+
+def _name(objects: ObjectStore, folder: str) -> str:
+    marker = _marker(objects, folder) or {}
+    return str(marker.get("run_id") or folder)
+
+
+def _over(
+    objects: ObjectStore, keys: list[str], alive: bool | None, orphan_after_seconds: float, now: float
+) -> str | None:
+    """Why a run's inputs are taken over (the run is over), or None while it may be alive: ``alive`` is what the
+    scheduler says (None: it cannot tell, a run it never started); else its folder idle ``orphan_after_seconds``."""
+    if alive is not None:
+        return None if alive else "the run is no longer running"
+    times = [t for t in (_modified(objects, k) for k in keys) if t is not None]
+    if orphan_after_seconds and times and now - max(times) >= orphan_after_seconds:
+        return f"its folder idle for over {orphan_after_seconds:.0f}s"
+    return None

@@ -219,12 +219,13 @@ def _quarantine_section(summary: dict[str, Any]) -> str:
         where = [f"file: {_link(item['file_key'])}" if item.get("file_key") else "",
                  f"records: {_link(item['rejected_key'])}" if item.get("rejected_key") else "",
                  f"reasons: {_link(item.get('error_key'))}"]  # fmt: skip
+        archive = item["file"].lower().endswith(".zip")  # its records are the members the claim refused
         records = "".join(
-            f"<li>record {e(str(r.get('record')))}"
-            + (f" (id <code>{e(str(r['id']))}</code>)" if r.get("id") is not None else "")  # unparsable: no id
+            (f"<li>member <code>{e(str(r.get('id')))}</code>" if archive else f"<li>record {e(str(r.get('record')))}"
+             + (f" (id <code>{e(str(r['id']))}</code>)" if r.get("id") is not None else ""))  # unparsable: no id
             + f": {e(str(r.get('reason')))}</li>"
             for r in item.get("records", [])
-        )
+        )  # fmt: skip
         more = item.get("records_total", 0) - len(item.get("records", []))
         if more > 0:
             records += f"<li>{more} more in {_link(item.get('error_key'))}</li>"
@@ -250,6 +251,12 @@ def render_html(summary: dict[str, Any]) -> str:
         ("model versions", ", ".join(summary["model_versions"]) or "–"),
         ("seconds per stage", ", ".join(f"{k} {v:.2f}" for k, v in summary["stage_seconds"].items())),
     ]  # fmt: skip
+    if summary.get("left_for_next_run"):  # a drop bigger than one run may claim (labeling.max_files_per_run)
+        rows.append(("left in incoming/ for the next run", summary["left_for_next_run"]))
+    stuck = summary.get("stuck") or []
+    if stuck:  # inputs in the folder of a run Airflow says is still running
+        waiting = ", ".join(f"{s['file']} (run {s['run_id']})" for s in stuck[:20])
+        rows.append(("waiting on a run still alive", f"{len(stuck)}: {waiting}{' …' if len(stuck) > 20 else ''}"))
     table = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in rows)
     files = "".join(
         f"<tr><td>{e(f['name'])}</td><td>{e(f['status'])}</td><td>{f['read']}</td><td>{f['quarantined']}</td>"

@@ -71,6 +71,8 @@ class LabelingSettings(_Section):
     pages_per_chunk: int = 8
     settle_seconds: float = 10.0
     orphan_after_seconds: float = 21600.0
+    max_files_per_run: int = 500
+    max_label_tasks: int = 512
     drop_queue_url: str = ""
     drop_queue_conn_id: str = "aws_default"
     drop_queue_poll_seconds: int = 20

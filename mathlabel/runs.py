@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from labeling.batch import finish_run, label_chunk, prepare_file, run_batch
 from labeling.index import CurriculumIndex
-from labeling.intake import claim_files
+from labeling.intake import RunAlive, claim_run
 from labeling.schemas import metadata_defaults, safe_run_id
 from labeling.steps import BatchConfig, ChunkResult, Prepared, check_course
 from mathlabel.clients import Stores, llm_judge, page_reader
@@ -128,11 +128,21 @@ class LabelingRun:
             said += f"\ncold start with {count} verified examples of {len(examples)} standards"
         return said
 
-    def claim(self) -> list[str]:
+    def claim(self, run_alive: RunAlive | None = None) -> list[str]:
+        """Claim at most ``labeling.max_files_per_run`` files; ``run_alive`` (the scheduler's word on a run id) lets
+        the inputs of a run that is over be taken over at once."""
         labeling = self.settings.labeling
         settle = labeling.settle_seconds if self.params.settle_seconds is None else self.params.settle_seconds
-        return claim_files(self.stores.objects, self.cfg.run_id, self.params.selector, settle_seconds=settle,
-                           orphan_after_seconds=labeling.orphan_after_seconds, run_date=self.cfg.run_date)  # fmt: skip
+        claim = claim_run(self.stores.objects, self.cfg.run_id, self.params.selector, settle_seconds=settle,
+                          orphan_after_seconds=labeling.orphan_after_seconds, run_date=self.cfg.run_date,
+                          max_files=labeling.max_files_per_run, run_alive=run_alive, run_name=self.run_id)  # fmt: skip
+        return claim.files
+
+    def label_tasks(self, chunks: list[str]) -> list[list[str]]:
+        """``chunks`` in at most ``labeling.max_label_tasks`` groups, in order: one mapped label task each."""
+        tasks = max(1, self.settings.labeling.max_label_tasks)
+        size = -(-len(chunks) // tasks) or 1
+        return [chunks[start : start + size] for start in range(0, len(chunks), size)]
 
     def prepare(self, key: str) -> Prepared:
         suite = self.index.suite(self.cfg.max_text_chars)

@@ -162,7 +162,8 @@ def test_links_in_the_drop_folder_are_quarantined_never_read(tmp_path):
         assert error["records"] == []
     # nothing behind a link was read, copied or moved: the store holds the good files and the records, no more
     quarantined = [f"quarantine/{run_date}/{name}.error.json" for name in records]
-    assert objects.list("") == sorted(claimed + quarantined)
+    marker = ["processing/.runs/run-links.json"]  # the run's id, while it holds files: a later run asks of it
+    assert objects.list("") == sorted(claimed + quarantined + marker)
     assert (outside / "secret.jsonl").read_bytes() == DATA and (outside / "folder" / "inner.jsonl").exists()
 
 
@@ -195,3 +196,94 @@ def test_rejected_records_of_a_name_are_kept_per_run_and_rewritten_on_a_retry(st
     assert store.read_bytes(f"{day}/set.jsonl.rejected.jsonl") == b"not json\n"
     assert store.read_bytes(f"{day}/set.1.jsonl.rejected.jsonl") == b"{broken\n"
     assert Filing(store, "run-2", run_date).quarantine_base("set.jsonl") == f"{day}/set.1.jsonl"
+
+
+# ------------------------------------------------------------------------------- drops of any size, crashed runs
+
+
+def test_a_drop_of_5000_files_is_claimed_a_bounded_batch_a_run_and_nothing_is_lost_or_duplicated(clean_objects):
+    from labeling.intake import claim_run
+
+    objects = clean_objects
+    dropped = {f"incoming/f{n:05d}.jsonl" for n in range(5000)}
+    for key in dropped:
+        objects.write_bytes(key, DATA)
+    seen: list[str] = []
+    for run in range(10):
+        claim = claim_run(objects, f"run-{run}", max_files=500)
+        assert len(claim.files) == 500 and claim.left_for_next_run == 4500 - 500 * run
+        seen += [key.split("/", 2)[2] for key in claim.files]
+        for key in claim.files:  # the run files what it claimed
+            objects.move(key, key.replace(f"processing/run-{run}/", "processed/"))
+    assert sorted(seen) == sorted(key.removeprefix("incoming/") for key in dropped)  # each file exactly once
+    assert objects.list("incoming") == [] and claim_run(objects, "run-10", max_files=500).files == []
+
+
+def test_an_archive_over_the_bound_waits_for_its_members_and_is_filed_with_the_last(clean_objects):
+    import io
+    import zipfile
+
+    from labeling.intake import Filing, claim_run, release
+
+    objects = clean_objects
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for n in range(1100):
+            archive.writestr(f"m{n:04d}.jsonl", DATA)
+    objects.write_bytes("incoming/big.zip", buffer.getvalue())
+    members = []
+    for run in range(3):
+        claim = claim_run(objects, f"zip-{run}", max_files=500, run_date="2026-11-24", run_alive=lambda _: False)
+        assert len(claim.files) == min(500, 1100 - 500 * run)
+        assert claim.left_for_next_run == max(0, 600 - 500 * run)
+        members += claim.files
+        for key in claim.files:
+            objects.move(key, key.replace(f"processing/zip-{run}/", "processed/2026-11-24/"))
+        filed = release(Filing(objects, f"zip-{run}", "2026-11-24"))
+        # the archive is filed only with its last member; until then a run holds it, and the next takes it over
+        assert filed == (["processed/2026-11-24/big.zip"] if run == 2 else [])
+    assert len(set(members)) == 1100 and objects.list("incoming") == [] and objects.list("processing") == []
+
+
+def test_a_crashed_run_is_taken_over_at_once_and_a_live_run_is_left_alone_and_reported(clean_objects):
+    from labeling.intake import claim_run
+
+    objects = clean_objects
+    for run in ("crashed", "gone", "live"):
+        objects.write_bytes(f"incoming/{run}.jsonl", DATA)
+        claim_run(objects, f"run-{run}", run_name=f"{run}__2026-11-24T00:00:00+00:00")
+    objects.write_bytes("processing/run-crashed/chunks/crashed.jsonl/00000.jsonl", b"{}")
+    states = {"crashed__2026-11-24T00:00:00+00:00": "failed", "live__2026-11-24T00:00:00+00:00": "running"}
+    asked = []
+
+    def run_alive(run_id):
+        asked.append(run_id)
+        return states.get(run_id) in {"queued", "running"}  # "gone": Airflow knows no such run
+
+    claim = claim_run(objects, "run-next", orphan_after_seconds=6 * 3600, run_alive=run_alive)
+    assert claim.files == ["processing/run-next/crashed.jsonl", "processing/run-next/gone.jsonl"]
+    assert claim.stuck == [{"run_id": "live__2026-11-24T00:00:00+00:00", "file": "live.jsonl"}]
+    assert objects.list("processing/run-live") == ["processing/run-live/live.jsonl"]
+    assert objects.list("processing/.runs") == ["processing/.runs/run-live.json", "processing/.runs/run-next.json"]
+    assert "crashed__2026-11-24T00:00:00+00:00" in asked
+    # without the scheduler's word (the CLI), a run's fresh folder still waits orphan_after_seconds
+    objects.write_bytes("processing/cli__x/set.jsonl", DATA)
+    claim = claim_run(objects, "run-later", orphan_after_seconds=6 * 3600)
+    assert claim.files == [] and {"run_id": "cli__x", "file": "set.jsonl"} in claim.stuck
+
+
+def test_a_run_report_says_what_was_left_for_the_next_run_and_what_is_stuck(clean_objects):
+    from labeling.batch import finish_run
+    from labeling.intake import claim_run
+
+    objects = clean_objects
+    objects.write_bytes("processing/run-live/set.jsonl", DATA)
+    claim_run(objects, "run-live", run_name="live")
+    for n in range(3):
+        objects.write_bytes(f"incoming/f{n}.jsonl", DATA)
+    claim = claim_run(objects, "run-now", max_files=2, run_alive=lambda run_id: True)
+    assert len(claim.files) == 2
+    summary = finish_run(objects, "run-now", [], [])
+    assert summary["left_for_next_run"] == 1 and summary["stuck_files"] == 1
+    report = json.loads(objects.read_bytes(summary["report"]))
+    assert report["stuck"] == [{"run_id": "live", "file": "set.jsonl"}]

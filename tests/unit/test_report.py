@@ -110,3 +110,12 @@ def test_every_count_of_the_chart_lies_inside_the_canvas_under_a_counted_axis():
     assert "problems" in labels and any("score" in (label or "") for label in labels)  # both axes are named
     for bar in svg.findall(f"{{{SVG}}}rect"):
         assert 0 <= float(bar.get("y")) <= height
+
+
+def test_the_page_says_what_was_left_for_the_next_run_and_what_waits_on_a_live_run():
+    summary = summarize("r", [], [], {})
+    assert "next run" not in render_html(summary) and "still alive" not in render_html(summary)
+    summary |= {"left_for_next_run": 600, "stuck": [{"run_id": "manual__x", "file": "a.jsonl"}]}
+    page = render_html(summary)
+    assert "<th>left in incoming/ for the next run</th><td>600</td>" in page
+    assert "a.jsonl (run manual__x)" in page
