@@ -19,6 +19,7 @@ from mathlabel.cli.common import app, get_settings
 # Not from mathlabel.config: it loads pydantic, and `mathlabel --help` should not wait for that (nor anything heavy).
 SAMPLE = Path(__file__).resolve().parents[2] / "labeling" / "samples" / "kr2022_sample.jsonl"
 QUARANTINE_LISTED = 5  # quarantined inputs a run's summary names, with their reasons
+RECORDS_LISTED = 3  # and of each, the refused records (or archive members) it names, with theirs
 
 
 def _review_hint(settings, review_url: str | None) -> list[str]:
@@ -37,6 +38,13 @@ def _review_hint(settings, review_url: str | None) -> list[str]:
     return lines
 
 
+def _record(file: str, record: dict) -> str:
+    """How the summary names a quarantined record: an archive's member by its path, a record by number and id."""
+    if file.lower().endswith(".zip"):
+        return f"member {record.get('id')}"
+    return f"record {record.get('record')}" + (f" (id {record['id']})" if record.get("id") is not None else "")
+
+
 def _run_summary(summary: dict, objects, elapsed: float) -> list[str]:
     """A run's report (or its summary) in words, with what was quarantined and why (the report's first
     ``QUARANTINE_LISTED``), and where the report is (a path and a URI to open)."""
@@ -49,9 +57,13 @@ def _run_summary(summary: dict, objects, elapsed: float) -> list[str]:
     report = summary["report_html"]
     root = getattr(objects, "root", None)  # a local object store: the report is a file to open
     quarantine = summary.get("quarantine") or []
-    # A reason often starts with its file's name, which the line already gives.
-    listed = [f"    {q['file']}: {str(q['reason']).removeprefix(q['file'] + ': ')}"
-              for q in quarantine[:QUARANTINE_LISTED]]  # fmt: skip
+    listed = []
+    for q in quarantine[:QUARANTINE_LISTED]:
+        # A reason often starts with its file's name, which the line already gives.
+        listed.append(f"    {q['file']}: {str(q['reason']).removeprefix(q['file'] + ': ')}")
+        listed += [f"      {_record(q['file'], r)}: {r.get('reason')}" for r in q.get("records", [])[:RECORDS_LISTED]]
+        if (more := q.get("records_total", 0) - min(len(q.get("records", [])), RECORDS_LISTED)) > 0:
+            listed.append(f"      and {more} more (in {q.get('error_key')})")
     if len(quarantine) > QUARANTINE_LISTED:
         listed.append(f"    and {len(quarantine) - QUARANTINE_LISTED} more (the run report lists them all)")
     return [

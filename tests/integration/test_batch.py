@@ -191,6 +191,46 @@ def test_a_zip_of_problem_files_is_unpacked_and_each_member_labeled(clean_object
     assert objects.exists(f"quarantine/{cfg.run_date}/bundle.zip.d/readme.txt.error.json")
 
 
+def test_refused_archives_and_members_are_in_the_run_report_and_the_cli_summary_with_reasons(
+    clean_objects, clean_labels, index
+):
+    from mathlabel.cli.labeling import _run_summary
+    from tests.hostile import zip_bomb, zip_of
+
+    objects = clean_objects
+    members = {
+        "../../x.jsonl": _data(),
+        "notes.exe": b"MZ",
+        "a.jsonl": _data(),
+        "b.csv": "id,text\nz-1,12의 약수\n".encode(),
+    }
+    objects.write_bytes("incoming/bundle.zip", zip_of(members))  # a zip slip, an unsupported member, two good ones
+    objects.write_bytes("incoming/bomb.zip", zip_bomb())
+    objects.write_bytes("incoming/set.jsonl", _data())
+    cfg = config("run-zip-report")
+
+    summary = run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=clean_labels, index=index, cfg=cfg)
+
+    assert (summary["labeled"], summary["files_processed"], summary["files_quarantined"]) == (5, 3, 2)
+    report = json.loads(objects.read_bytes(summary["report"]))
+    listed = {item["file"]: item for item in report["quarantine"]}
+    assert set(listed) == {"bundle.zip", "bundle.zip.d/notes.exe", "bomb.zip"}
+    assert listed["bomb.zip"]["reason"] == "unusable zip archive: bomb.zip: archive expands beyond 512 MiB"
+    assert objects.exists(listed["bomb.zip"]["file_key"])  # the archive itself, in quarantine
+    (slip,) = listed["bundle.zip"]["records"]
+    assert slip["id"] == "../../x.jsonl" and slip["reason"].startswith("unsafe path in archive")
+    assert objects.exists(listed["bundle.zip"]["file_key"])  # a copy of the archive beside its record
+    assert "unsupported file type .exe" in listed["bundle.zip.d/notes.exe"]["reason"]
+    page = objects.read_bytes(summary["report_html"]).decode()
+    assert "member <code>../../x.jsonl</code>: unsafe path in archive" in page
+    assert "archive expands beyond 512 MiB" in page and "unsupported file type .exe" in page
+    said = "\n".join(_run_summary(report, objects, 0.0))
+    assert "files                   5 (3 processed, 2 quarantined, 0 unfinished)" in said
+    assert "    bomb.zip: unusable zip archive: bomb.zip: archive expands beyond 512 MiB" in said
+    assert "    bundle.zip: 1 member(s) of the archive refused\n      member ../../x.jsonl: unsafe path" in said
+    assert "    bundle.zip.d/notes.exe: unsupported file type .exe" in said
+
+
 def test_with_an_llm_each_label_records_its_answer_and_disagreement_goes_to_review(clean_objects, clean_labels, index):
     from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
     from langchain_core.messages import AIMessage

@@ -304,3 +304,47 @@ def test_label_files_its_input_as_the_drop_folder_does_and_says_where_the_report
     assert "needs review" in done.stdout and "unknown school" in Path(html_path).read_text(encoding="utf-8")
     raw = runner.invoke(app, ["label", str(problems), "--json"])
     assert raw.exit_code == 0 and json.loads(raw.stdout)["skipped"] == 1
+
+
+@pytest.mark.parametrize("suffix", ["png", "pdf"])
+def test_labeling_the_same_page_file_twice_by_cli_changes_nothing(
+    seeded_graph, clean_objects, clean_labels, tmp_path, suffix
+):
+    from training.pages import generate_page
+
+    page = tmp_path / f"scan.{suffix}"
+    generate_page(36, noise=False).image.save(page)  # one page, two problems (a PIL-written PDF for .pdf)
+
+    first = runner.invoke(app, ["label", str(page), "--json"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, ["label", str(page), "--json"])
+    assert second.exit_code == 0, second.output
+
+    # the summary is the output's last JSON document (the first run's OCR engines may print a line before it)
+    summaries = [json.loads(r.stdout[r.stdout.index("{\n") :]) for r in (first, second)]
+    counts = [(s["labeled"], s["skipped"]) for s in summaries]
+    assert counts == [(2, 0), (0, 2)]
+    assert sorted(d["problem_id"] for d in clean_labels.find_labels()) == [f"scan.{suffix}#p1-1", f"scan.{suffix}#p1-2"]
+
+
+def test_label_says_a_zip_bomb_and_refused_members_are_quarantined_and_why(
+    seeded_graph, clean_objects, clean_labels, tmp_path
+):
+    from tests.hostile import zip_bomb, zip_of
+
+    bomb, bundle = tmp_path / "bomb.zip", tmp_path / "bundle.zip"
+    bomb.write_bytes(zip_bomb())
+    record = {"id": "z-1", "text": "12의 약수를 모두 구하시오."}
+    bundle.write_bytes(zip_of({"../../x.jsonl": b"{}", "a.jsonl": json.dumps(record, ensure_ascii=False).encode()}))
+
+    refused = runner.invoke(app, ["label", str(bomb)])
+    unpacked = runner.invoke(app, ["label", str(bundle)])
+
+    assert refused.exit_code == 0 and unpacked.exit_code == 0, refused.output + unpacked.output
+    assert "files                   1 (0 processed, 1 quarantined" in refused.output
+    assert "quarantined, with why:\n    bomb.zip: unusable zip archive: bomb.zip: archive expands" in refused.output
+    assert (
+        "quarantined, with why:\n    bundle.zip: 1 member(s) of the archive refused\n"
+        "      member ../../x.jsonl: unsafe path in archive" in unpacked.output
+    ), unpacked.output
+    assert [d["problem_key"] for d in clean_labels.find_labels()] == ["bundle.zip.d/a.jsonl#z-1"]
