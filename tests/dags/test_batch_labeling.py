@@ -234,3 +234,17 @@ def test_bad_metadata_params_fail_the_run_before_anything_is_claimed(dag, seeded
         assert states["report"] == "success" and states["watcher"] == "failed"
         assert clean_objects.list("incoming") == ["incoming/set.csv"] and clean_objects.list("processing") == []
     assert clean_labels.find_labels() == []
+
+
+def test_the_files_of_a_run_airflow_no_longer_runs_are_taken_over_at_once(
+    dag, seeded_graph, clean_objects, clean_labels
+):
+    from labeling.intake import claim_run
+
+    # A run that claimed a file and died: Airflow knows no such run any more (the Task SDK's Dag-run count is 0).
+    clean_objects.write_bytes("incoming/orphan.jsonl", _jsonl(GOOD))
+    claim_run(clean_objects, "run-dead", run_name="manual__2026-11-24T00:00:00+00:00")
+    assert clean_objects.list("processing/run-dead") == ["processing/run-dead/orphan.jsonl"]
+    _run(dag)  # minutes later, not orphan_after_seconds (6 h): the scheduler says the run is over
+    assert clean_objects.list("processing/run-dead") == []
+    assert sorted(d["problem_key"] for d in clean_labels.find_labels()) == [f"orphan.jsonl#{r['id']}" for r in GOOD]
