@@ -2,9 +2,7 @@
 
 import io
 import json
-import struct
 import zipfile
-import zlib
 
 import pytest
 from PIL import Image
@@ -14,6 +12,7 @@ from labeling.intake import claim_files
 from mathlabel.clients import page_reader
 from mathlabel.config import get_settings
 from mathlabel.runs import batch_config
+from tests.hostile import huge_png, png
 from tests.pdfs import one_page_pdf
 from training.pages import generate_page
 
@@ -32,22 +31,6 @@ def reader(settings):
     return lambda: page_reader(settings)
 
 
-def _png(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
-
-
-def _huge_png(width: int, height: int) -> bytes:
-    """A PNG whose header says width x height (a decompression bomb: never decoded)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
-    return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
-
-
 def _run(objects, labels, index, reader, run_id, **kwargs):
     cfg = batch_config(get_settings(), run_id, **kwargs)
     return run_batch(claim_files(objects, cfg.run_id), objects=objects, labels=labels, index=index, cfg=cfg,
@@ -59,7 +42,7 @@ def test_a_page_with_two_problems_becomes_two_label_documents(clean_objects, cle
     page = generate_page(TWO_PROBLEMS, noise=False)
     truth = [p["text"] for p in page.problems]
     assert len(truth) == 2
-    objects.write_bytes("incoming/worksheet.png", _png(page.image))
+    objects.write_bytes("incoming/worksheet.png", png(page.image))
 
     summary = _run(objects, labels, index, reader, "run-page")
 
@@ -82,7 +65,7 @@ def test_a_page_with_two_problems_becomes_two_label_documents(clean_objects, cle
     assert top_box[3] <= second_box[1]  # reading order: the first problem is above the second
     assert objects.list("processing") == [] and any(k.endswith("worksheet.png") for k in objects.list("processed"))
 
-    objects.write_bytes("incoming/worksheet.png", _png(page.image))  # the same page again: nothing is read or written
+    objects.write_bytes("incoming/worksheet.png", png(page.image))  # the same page again: nothing is read or written
     again = _run(objects, labels, index, reader, "run-page-again")
     assert (again["labeled"], again["skipped"], again["pages_read"]) == (0, 2, 0)
     assert labels.count_labels() == 2
@@ -91,11 +74,11 @@ def test_a_page_with_two_problems_becomes_two_label_documents(clean_objects, cle
 def test_bad_images_are_quarantined_with_reasons_and_good_inputs_go_on(clean_objects, clean_labels, index, reader):
     objects, labels = clean_objects, clean_labels
     objects.write_bytes("incoming/corrupt.png", b"\x89PNG\r\n\x1a\n this is not an image")
-    objects.write_bytes("incoming/blank.png", _png(Image.new("RGB", (1240, 1754), "white")))
-    objects.write_bytes("incoming/huge.png", _huge_png(20_000, 20_000))
+    objects.write_bytes("incoming/blank.png", png(Image.new("RGB", (1240, 1754), "white")))
+    objects.write_bytes("incoming/huge.png", huge_png(20_000, 20_000))
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("../../x.png", _png(Image.new("RGB", (10, 10), "black")))
+        zf.writestr("../../x.png", png(Image.new("RGB", (10, 10), "black")))
         zf.writestr(
             "set.jsonl",
             json.dumps({"id": "z-1", "text": "삼각형의 세 내각의 크기의 합을 구하시오."}, ensure_ascii=False),
@@ -123,7 +106,7 @@ def test_a_record_with_an_image_is_read_as_one_problem_and_its_image_filed_with_
     page = generate_page(TWO_PROBLEMS, noise=False)
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("images/문제1.png", _png(page.image))  # json.dumps writes it "\ubb38\uc81c1.png"
+        zf.writestr("images/문제1.png", png(page.image))  # json.dumps writes it "\ubb38\uc81c1.png"
         zf.writestr("images/문제1.png.meta.json", '{"grade": 2}')  # metadata of a record's image: in the record
         zf.writestr("set.jsonl", "\n".join([
             json.dumps({"id": "img-1", "image": "images/문제1.png", "school": "중학교", "grade": 1}),
@@ -230,7 +213,7 @@ def test_an_image_that_cannot_be_read_when_its_chunk_is_labeled_is_quarantined_n
     from labeling.batch import label_chunk, prepare_file
 
     objects, labels = clean_objects, clean_labels
-    objects.write_bytes("incoming/p.png", _png(generate_page(TWO_PROBLEMS, noise=False).image))
+    objects.write_bytes("incoming/p.png", png(generate_page(TWO_PROBLEMS, noise=False).image))
     objects.write_bytes("incoming/set.jsonl", b'{"id": "i-1", "image": "p.png"}\n{"id": "t-1", "text": "1+1"}\n')
     cfg = batch_config(get_settings(), "run-changed-image")
     keys = claim_files(objects, cfg.run_id)
@@ -249,10 +232,10 @@ def test_a_page_files_metadata_sidecar_gives_its_problems_school_and_grade(clean
     """``<page>.meta.json`` beside a page gives its problems school/grade (over the run's Params); a bad one sends
     the page to quarantine with it and the reason; one without its page is quarantined alone."""
     objects, labels = clean_objects, clean_labels
-    png = _png(generate_page(TWO_PROBLEMS, noise=False).image)
-    objects.write_bytes("incoming/중2.png", png)
+    page_png = png(generate_page(TWO_PROBLEMS, noise=False).image)
+    objects.write_bytes("incoming/중2.png", page_png)
     objects.write_bytes("incoming/중2.png.meta.json", json.dumps({"school": "중", "grade": 2}).encode())
-    objects.write_bytes("incoming/bad.png", png)
+    objects.write_bytes("incoming/bad.png", page_png)
     objects.write_bytes("incoming/bad.png.meta.json", json.dumps({"school": "중학교", "grade": 5}).encode())
     objects.write_bytes("incoming/alone.pdf.meta.json", b'{"grade": 1}')
 
@@ -270,11 +253,11 @@ def test_a_page_files_metadata_sidecar_gives_its_problems_school_and_grade(clean
     assert objects.list("processing") == []
 
     # The same page again: skipped with the same metadata, read and relabeled when its sidecar changes.
-    objects.write_bytes("incoming/중2.png", png)
+    objects.write_bytes("incoming/중2.png", page_png)
     objects.write_bytes("incoming/중2.png.meta.json", json.dumps({"school": "중", "grade": 2}).encode())
     again = _run(objects, labels, index, reader, "run-meta-2", defaults={"school": "초등학교"})
     assert (again["skipped"], again["labeled"], again["pages_read"]) == (2, 0, 0)
-    objects.write_bytes("incoming/중2.png", png)
+    objects.write_bytes("incoming/중2.png", page_png)
     objects.write_bytes("incoming/중2.png.meta.json", json.dumps({"school": "중", "grade": 3}).encode())
     changed = _run(objects, labels, index, reader, "run-meta-3")
     assert (changed["labeled"], changed["pages_read"]) == (2, 1)

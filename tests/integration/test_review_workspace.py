@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
@@ -27,6 +25,7 @@ from review.errors import DocumentNotFound, InvalidReview, StaleVersion
 from review.vocabulary import MAX_BULK, BulkItem
 from review.workspace import ReviewWorkspace
 from stores.labels import EmbeddedLabelStore, MongoLabelStore
+from tests.label_stores import KINDS, label_store
 
 pytestmark = pytest.mark.integration
 
@@ -43,35 +42,11 @@ RECORDS = [
 # ------------------------------------------------------------------------------------------------ fixtures
 
 
-def _mongo_store():
-    """A MongoDB store on a fresh database, and the function that drops it; skips without MONGO_URI."""
-    uri = os.environ.get("MONGO_URI")
-    if not uri:
-        pytest.skip("MONGO_URI is not set: no MongoDB server to run the review behaviour tests against")
-    from pymongo import MongoClient
-
-    client = MongoClient(uri, serverSelectionTimeoutMS=5000)
-    name = f"mathlabel_review_{uuid.uuid4().hex[:8]}"
-    store = MongoLabelStore.open(client[name])  # as the CLI, the DAGs and the plugin build it: indexes ensured
-
-    def drop() -> None:
-        client.drop_database(name)
-        client.close()
-
-    return store, drop
-
-
-@pytest.fixture(params=["embedded", "mongo"])
+@pytest.fixture(params=KINDS)
 def store(request, tmp_path):
     """An empty label store of each kind, its own for each test."""
-    if request.param == "embedded":
-        store = EmbeddedLabelStore.open(str(tmp_path / "labels"))
+    with label_store(request.param, tmp_path) as store:
         yield store
-        store.close()
-        return
-    store, drop = _mongo_store()
-    yield store
-    drop()
 
 
 @pytest.fixture(scope="module")
@@ -407,9 +382,7 @@ def test_on_demand_labels_are_stored_like_a_batchs_and_reviewed_the_same_way(lab
 
 def test_both_stores_page_and_count_the_queue_alike(tmp_path, seeded_graph, clean_objects, index):
     """The same batch into each store: the queue's pages, totals and counts per reason are the same."""
-    mongo, drop = _mongo_store()
-    embedded = EmbeddedLabelStore.open(str(tmp_path / "labels"))
-    try:
+    with label_store("mongo", tmp_path) as mongo, label_store("embedded", tmp_path) as embedded:
         pages = []
         for store in (embedded, mongo):
             _label(clean_objects, store, index)
@@ -422,6 +395,3 @@ def test_both_stores_page_and_count_the_queue_alike(tmp_path, seeded_graph, clea
                               first["reasons"]))  # fmt: skip
             pages.append(shown)
         assert pages[0] == pages[1]
-    finally:
-        embedded.close()
-        drop()

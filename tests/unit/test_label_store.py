@@ -2,10 +2,8 @@
 set or a standalone mongod), against MongoDB with the same assertions."""
 
 import json
-import os
 import sqlite3
 import threading
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from labeling.documents import review_queue
 from stores.errors import LabelNotFound, StoreError, VersionConflict
 from stores.labels import SCHEMA_VERSION, EmbeddedLabelStore, MongoLabelStore
+from tests.label_stores import label_store
 
 
 def doc(problem_id: str, label: str, **extra) -> dict:
@@ -21,21 +20,8 @@ def doc(problem_id: str, label: str, **extra) -> dict:
 
 @pytest.fixture(params=["embedded", pytest.param("mongo", marks=pytest.mark.integration)])
 def store(request, tmp_path):
-    if request.param == "embedded":
-        store = EmbeddedLabelStore.open(str(tmp_path / "labels"))
+    with label_store(request.param, tmp_path) as store:
         yield store
-        store.close()
-        return
-    uri = os.environ.get("MONGO_URI")
-    if not uri:
-        pytest.skip("MONGO_URI is not set: no MongoDB server to test against")
-    from pymongo import MongoClient
-
-    client = MongoClient(uri, serverSelectionTimeoutMS=5000)
-    name = f"mathlabel_test_{uuid.uuid4().hex[:8]}"
-    store = MongoLabelStore.open(client[name])  # as the CLI and the DAGs build it: indexes ensured
-    yield store
-    client.drop_database(name)
 
 
 def test_upsert_is_keyed_by_id_and_keeps_created_at(store):
