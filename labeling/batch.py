@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from labeling import page_input
 from labeling.acceptance import accept_or_review
-from labeling.documents import find_by_keys
+from labeling.documents import HUMAN_DECISIONS, find_by_keys
 from labeling.errors import IngestError
 from labeling.evaluate import VersionedLabeler
 from labeling.index import CurriculumIndex
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     from labeling.vision import PageReader
 
 log = logging.getLogger(__name__)
-HUMAN_DECISIONS = ("verified", "rejected")  # a reviewer's: never overwritten by a machine label
 UPSERT_CHUNK = 200
 REVIEW_CANDIDATES = 3  # candidates the report shows for a problem that needs review
 
@@ -199,7 +198,7 @@ def label_chunk(
         _count(result, problem, doc)
     kept = _keep_reviews(labels, docs, chunk)
     result.skipped += len(docs) - len(kept)
-    docs = _behind_reviews(labels, kept)
+    docs = behind_reviews(labels, kept)
     for start in range(0, len(docs), UPSERT_CHUNK):
         labels.upsert_labels(docs[start : start + UPSERT_CHUNK])
     result.labeled = len(docs)
@@ -225,7 +224,7 @@ def _keep_reviews(labels: LabelStore, docs: list[dict[str, Any]], chunk: str) ->
     return [doc for doc in docs if doc["_id"] not in decided]
 
 
-def _behind_reviews(labels: LabelStore, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def behind_reviews(labels: LabelStore, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``docs``, those of problems a reviewer has decided (under another model version) marked not current: a new
     champion's label of a reviewed problem is stored beside the review, which stays the problem's answer, and stays
     out of the review queue."""

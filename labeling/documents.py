@@ -26,6 +26,8 @@ from stores.labels import LabelStore
 VERIFIED = "verified"  # decision.status of a verified label (labeling.verification writes them)
 NEEDS_REVIEW = "needs_review"
 STATUSES = ("auto_accepted", NEEDS_REVIEW, VERIFIED, "rejected")
+HUMAN_DECISIONS = (VERIFIED, "rejected")  # a reviewer's: never overwritten by a machine label
+
 LIST_LIMIT = 50
 QUEUE_ORDERS = {"uncertainty": ("margin", False), "oldest": ("created_at", False), "newest": ("created_at", True)}
 SOURCES = ("text", "page")

@@ -8,7 +8,8 @@ finds its document and writes nothing. A different verification of the same prob
 curriculum (other codes, other text, another reviewer) becomes the ``current`` one; the earlier document stays,
 marked ``current: false`` with ``superseded_by`` and ``superseded_at`` (the audit trail). A verification based on a
 label document (the one a reviewer looked at) supersedes that document the same way, so it leaves the review queue.
-The file import (``training.verified``) and the review API both write through ``verify_many`` / ``verify``.
+The file import (``training.verified``) writes through ``verify_many``. The review API does not: a review updates the
+label document the reviewer looked at, conditionally on its version (``review.workspace``).
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ class MathlabelReviewPlugin(AirflowPlugin):
             "icon": f"{URL_PREFIX}/static/icon.svg",
         },
         {
-            # Airflow fills {DAG_ID} and {RUN_ID}; the page says so when the run is not a labeling run.
+            # Airflow fills {DAG_ID} and {RUN_ID}. The tab shows on every DAG's runs; only batch_labeling runs (and
+            # on-demand labeling) write label documents, so another DAG's run shows an empty queue.
             "name": "Review",
             "href": f"{URL_PREFIX}/?dag_id={{DAG_ID}}&run_id={{RUN_ID}}&status=any",
             "destination": "dag_run",

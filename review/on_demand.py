@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from labeling.acceptance import accept_or_review
-from labeling.batch import HUMAN_DECISIONS
+from labeling.batch import behind_reviews
+from labeling.documents import HUMAN_DECISIONS
 from labeling.index import CurriculumIndex
 from labeling.pipeline import build_label_doc
 from labeling.schemas import Problem, label_doc_id, problem_key
@@ -73,8 +74,8 @@ def label_problems(
             run_id=ON_DEMAND_RUN, batch_id=source, source_uri=f"api:{source}", record=record, decision=decision,
             context=index.context([c.code for c in candidates]),
         ))  # fmt: skip
-    if docs:
-        labels.upsert_labels(docs)
+    if docs:  # a problem a reviewer decided under another labeler keeps that answer; its new label is not current
+        labels.upsert_labels(behind_reviews(labels, docs))
     found = labels.get_labels([label_doc_id(keys[p.id], version) for p in problems])
     return [found[label_doc_id(keys[p.id], version)] for p in problems]
 

@@ -19,12 +19,20 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from graph_seed.codes import normalize_code
-from labeling.documents import NEEDS_REVIEW, VERIFIED, find_by_keys, review_queue
+from labeling.documents import (
+    HUMAN_DECISIONS,
+    NEEDS_REVIEW,
+    VERIFIED,
+    find_by_keys,
+    labels_query,
+    review_queue,
+    version_row,
+)
 from labeling.index import CurriculumIndex, expand_curricula
 from labeling.schemas import stored_problem_key
 from review.errors import DocumentNotFound, InvalidReview, StaleVersion
 from review.vocabulary import MAX_BULK, REJECT_REASONS, REJECTED, BulkItem
-from stores.errors import LabelNotFound, VersionConflict
+from stores.errors import LabelNotFound, StoreError, VersionConflict
 from stores.graph import GraphStore
 from stores.labels import LabelStore
 from stores.objects import ObjectStore
@@ -51,7 +59,6 @@ class ReviewWorkspace:
         graph: GraphStore,
         objects: ObjectStore,
         *,
-        cold_start_version: str,
         labeler_for: Callable[[CurriculumIndex], Any] | None = None,
         on_demand: dict[str, Any] | None = None,
         index_ttl: float = 300.0,
@@ -59,7 +66,6 @@ class ReviewWorkspace:
         self.labels = labels
         self.graph = graph
         self.objects = objects
-        self.cold_start_version = cold_start_version
         self.labeler_for = labeler_for
         self.on_demand = on_demand or {}
         self.index_ttl = index_ttl
@@ -176,15 +182,14 @@ class ReviewWorkspace:
             raise DocumentNotFound(f"{doc_id!r} has no page crop")
         try:
             return self.objects.read_bytes(key)
-        except (FileNotFoundError, KeyError) as exc:
-            raise DocumentNotFound(f"the crop of {doc_id!r} is no longer in the object store") from exc
-        except Exception as exc:  # boto's NoSuchKey
-            if "NoSuchKey" in type(exc).__name__ or "404" in str(exc):
+        except StoreError as exc:  # both stores say a missing object so; an outage is told apart by exists()
+            if not self.objects.exists(key):
                 raise DocumentNotFound(f"the crop of {doc_id!r} is no longer in the object store") from exc
             raise
 
     def _key_of(self, uri: str | None) -> str | None:
-        """The object key a stored crop URI names, when it names one under this store's ``processed/`` folder."""
+        """The object key a stored crop URI names, when it names one under this store's ``processed/`` folder (or
+        ``processing/``, for a run that has not finished)."""
         if not uri:
             return None
         root = self.objects.uri("processed")[: -len("processed")]  # the store's root, as its URIs spell it
@@ -197,7 +202,8 @@ class ReviewWorkspace:
         return key
 
     def run_summary(self, run_id: str) -> dict[str, Any]:
-        by_status = self.labels.count_values("decision.status", {"run_id": run_id})
+        query = labels_query(run_id=run_id) | {"current": {"$ne": False}}  # Airflow's run id or the stored one
+        by_status = self.labels.count_values("decision.status", query)
         return {"run_id": run_id, "total": sum(by_status.values()), "by_status": by_status}
 
     # ------------------------------------------------------------------------------------------------ writing
@@ -356,15 +362,27 @@ class ReviewWorkspace:
             raise DocumentNotFound(f"no label document {doc['_id']!r}") from exc
 
     def _supersede_others(self, reviewed: dict[str, Any], at: datetime) -> None:
-        """The problem's other current documents leave the queue and the snapshots: the reviewed one replaces them."""
+        """The problem's other current documents leave the queue and the snapshots: the reviewed one replaces them.
+
+        Left alone: a reviewer's decision for another curriculum (the same problem verified for kr-2015 and kr-2022),
+        one made after this one (two reviewers on two documents of the problem: the later decision stands), and a
+        document that changed since it was read (its version is checked).
+        """
         others = find_by_keys(self.labels, [stored_problem_key(reviewed)], {"current": {"$ne": False}})
         for other in others:
-            if other["_id"] == reviewed["_id"]:
+            decided = (other.get("decision") or {}).get("status") in HUMAN_DECISIONS
+            if other["_id"] == reviewed["_id"] or (
+                decided
+                and (
+                    other.get("curriculum") != reviewed.get("curriculum")
+                    or (other.get("verification") or {}).get("at", at) > at
+                )
+            ):
                 continue
             changes = {"current": False, "superseded_by": reviewed["_id"], "superseded_at": at}
             try:
-                self.labels.update_label(other["_id"], changes, expected_version=None)
-            except LabelNotFound:
+                self.labels.update_label(other["_id"], changes, expected_version=_version(other))
+            except (LabelNotFound, VersionConflict):
                 continue
 
     # ---------------------------------------------------------------------------------------------- labeling
@@ -465,12 +483,6 @@ def _crop_regions(page: dict[str, Any], regions: list[dict[str, Any]]) -> list[d
     return out
 
 
-def _version_row(doc: dict[str, Any]) -> dict[str, Any]:
-    decision = doc.get("decision") or {}
-    return {"id": doc["_id"], "model_version": doc.get("model_version"), "status": decision.get("status"),
-            "current": doc.get("current"), "created_at": _iso(doc.get("created_at"))}  # fmt: skip
-
-
 def label_view(
     doc: dict[str, Any],
     *,
@@ -536,7 +548,7 @@ def label_view(
         "history": [
             {k: _iso(e.get(k)) for k in ("doc_id", "at", "by", "action", "before", "after", "note")} for e in events
         ],
-        "versions": [_version_row(d) for d in versions if d["_id"] != doc["_id"]],
+        "versions": [{k: _iso(v) for k, v in version_row(d).items()} for d in versions if d["_id"] != doc["_id"]],
         "created_at": _iso(doc.get("created_at")),
         "updated_at": _iso(doc.get("updated_at")),
     }

@@ -63,7 +63,7 @@ def workspace() -> ReviewWorkspace:
 
     labeling = settings.labeling
     return ReviewWorkspace(
-        stores.labels, stores.graph, stores.objects, cold_start_version=labeling.model_version,
+        stores.labels, stores.graph, stores.objects,
         labeler_for=labeler_for,
         on_demand={"top_k": labeling.top_k, "auto_accept_score": labeling.auto_accept_score,
                    "max_text_chars": labeling.max_text_chars},

@@ -13,7 +13,9 @@ dependencies), so every route here depends on ``reader`` or ``reviewer``:
 - **Forged requests.** The cookie travels with any request the browser sends, so a write authenticated by it must
   come from this origin: a cross-site ``Origin`` or ``Sec-Fetch-Site`` is refused, and so is a cookie write without
   the ``X-Requested-With: mathlabel`` header (a custom header a cross-origin page cannot send without a CORS
-  preflight that the API server does not grant). A bearer token is not ambient, so it needs neither.
+  preflight that the API server does not grant). A bearer token is not ambient, so it needs neither. Behind a
+  TLS-terminating proxy the API server must trust its forwarded headers (uvicorn's ``--proxy-headers`` and
+  ``--forwarded-allow-ips``), or the page's own ``https`` Origin does not match the ``http`` URL it sees.
 """
 
 from __future__ import annotations

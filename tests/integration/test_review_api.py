@@ -328,6 +328,8 @@ def test_a_page_problem_serves_its_crop_and_regions_through_the_api(client, labe
     assert "processed/" not in json.dumps(view) and "file:" not in json.dumps(view)
     crop = client.get(f"/mathlabel/{view['page']['crop_url']}", headers=headers)
     assert crop.status_code == 200 and crop.headers["content-type"] == "image/png" and crop.content == data.getvalue()
+    clean_objects.delete("processed/2026-12-02/scan.png.crops/p0001-1.png")
+    assert client.get(f"/mathlabel/{view['page']['crop_url']}", headers=headers).status_code == 404  # gone: not a 500
     assert _queue(client, headers, source="page")["total"] == 1
 
 

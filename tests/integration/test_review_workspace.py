@@ -74,7 +74,7 @@ def labeled(store, clean_objects, index):
 
 
 def _workspace(labels, graph, objects, **options) -> ReviewWorkspace:
-    return ReviewWorkspace(labels, graph, objects, cold_start_version=get_settings().labeling.model_version, **options)
+    return ReviewWorkspace(labels, graph, objects, **options)
 
 
 @pytest.fixture
