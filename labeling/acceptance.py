@@ -21,6 +21,7 @@ REASON_KINDS: dict[str, re.Pattern[str]] = {
         ("low_ocr_confidence", r"OCR confidence \S+ is below"),
         ("ocr_confident", r"OCR confidence \S+ ≥"),
         ("low_score", r"top score \S+ is below"),
+        ("uncalibrated", r"cold start: "),
         ("confident", r"top score \S+ ≥"),
         ("not_in_graph", r"\S+ is not a standard of the target curriculum"),
         ("metadata_conflict", r"\S+ belongs to .* which contradicts the problem's metadata"),
@@ -49,6 +50,7 @@ def accept_or_review(
     llm: dict[str, Any] | None = None,
     ocr_confidence: float | None = None,
     min_ocr_confidence: float = 0.8,
+    calibrated: bool = True,
 ) -> dict[str, Any]:
     """``auto_accepted`` or ``needs_review``, with every reason found.
 
@@ -63,6 +65,9 @@ def accept_or_review(
             when an LLM is configured. Every concern the agent names is a reason for review.
         ocr_confidence: for a problem read off an image, the OCR's confidence; below ``min_ocr_confidence`` the
             text may be wrong, so the label goes to review whatever its score.
+        calibrated: whether the labeler's scores are probabilities fitted on held-out verified labels (a trained
+            model). The cold start's are not: on real classroom text the same score means 30% right on one set and
+            85% on another (benchmarks/RESULTS.md), so without a trained model every label is reviewed.
     """
     ocr_concerns = []
     if ocr_confidence is not None and ocr_confidence < min_ocr_confidence:
@@ -73,7 +78,12 @@ def accept_or_review(
         return {"status": "needs_review", "reasons": ["no candidate standard found", *ocr_concerns]}
     top = candidates[0]
     concerns: list[str] = list(ocr_concerns)
-    if top.score < auto_accept_score:
+    if not calibrated:
+        concerns.append(
+            "cold start: no trained model yet, so scores are not calibrated and every label is reviewed "
+            f"(top score {top.score:.2f})"
+        )
+    elif top.score < auto_accept_score:
         concerns.append(f"top score {top.score:.2f} is below the auto-accept threshold {auto_accept_score:.2f}")
     if standards is not None:
         standard = standards.get(top.code)

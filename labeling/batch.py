@@ -174,7 +174,7 @@ def label_chunk(
         ocr_confidence = item.vision["ocr"]["confidence"] if item.vision else None
         decision = accept_or_review(
             problem, candidates, auto_accept_score=cfg.auto_accept_score, standards=index.by_code, llm=llm,
-            ocr_confidence=ocr_confidence, min_ocr_confidence=cfg.min_ocr_confidence,
+            ocr_confidence=ocr_confidence, min_ocr_confidence=cfg.min_ocr_confidence, calibrated=labeler.calibrated,
         )  # fmt: skip
         doc = build_label_doc(
             problem,

@@ -22,6 +22,11 @@ class Labeler(Protocol):
     def rank(self, problems: Sequence[Problem], top_k: int) -> list[list[Candidate]]: ...
 
 
+def is_calibrated(labeler: Labeler) -> bool:
+    """Whether a labeler's scores are fitted probabilities (``calibrated``; a labeler that does not say is)."""
+    return bool(getattr(labeler, "calibrated", True))
+
+
 @dataclass(frozen=True)
 class VersionedLabeler:
     """A labeler under the identity its label documents record (their ``model_version``): the registry's version of
@@ -29,6 +34,10 @@ class VersionedLabeler:
 
     labeler: Labeler
     version: str
+
+    @property
+    def calibrated(self) -> bool:
+        return is_calibrated(self.labeler)
 
     def rank(self, problems: Sequence[Problem], top_k: int) -> list[list[Candidate]]:
         return self.labeler.rank(problems, top_k)
@@ -61,6 +70,7 @@ def evaluate(
     labeled = [p for p in problems if p.labels]
     if not labeled:
         raise ValueError("no labeled problems to evaluate on (records need 'labels')")
+    calibrated = is_calibrated(labeler)
     labeler.rank(labeled[:1], 1)  # a lexical index is built on its first query: outside the timed ranking
     started = time.perf_counter()
     ranked = labeler.rank(labeled, max(CUTOFFS))
@@ -81,7 +91,9 @@ def evaluate(
         reciprocal += 1 / position if position else 0.0
         # As in a labeling run of unlabeled problems: the gold labels must not tell the rules which labels are wrong.
         unlabeled = problem.model_copy(update={"labels": []})
-        decision = accept_or_review(unlabeled, candidates, auto_accept_score=auto_accept_score, standards=standards)
+        decision = accept_or_review(
+            unlabeled, candidates, auto_accept_score=auto_accept_score, standards=standards, calibrated=calibrated
+        )
         if decision["status"] == "auto_accepted":
             auto += 1
             auto_correct += position == 1

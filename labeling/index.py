@@ -83,6 +83,8 @@ class CurriculumIndex:
 
     ``labels``: the label store whose current verified labels for these curricula become examples in the cold-start
     labeler's documents; ``examples`` (code → problem texts) gives them directly instead (``mathlabel bench``).
+    ``without`` names fields of the export left out of every standard (``explanation``, ``achievement_levels``,
+    ``terms``): ``mathlabel bench --hold-out`` tests on the curriculum's own texts that the index must not hold.
     """
 
     def __init__(
@@ -92,8 +94,10 @@ class CurriculumIndex:
         *,
         labels: LabelStore | None = None,
         examples: dict[str, list[str]] | None = None,
+        without: tuple[str, ...] = (),
     ) -> None:
         self.graph = graph
+        self.without = without
         self.curricula = expand_curricula(curriculum)
         self.curriculum = curriculum_id(self.curricula)
         self.labels = labels
@@ -110,7 +114,7 @@ class CurriculumIndex:
             for row in self.graph.run(*cypher.export_terms(cid)):
                 terms.setdefault(row["code"], []).append(row["term"])
             rows.extend({**row, "terms": terms.get(row["code"], [])} for row in exported)
-        return rows
+        return [{k: v for k, v in row.items() if k not in self.without} for row in rows]
 
     @cached_property
     def codes(self) -> set[str]:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from labeling.acceptance import accept_or_review
 from labeling.batch import behind_reviews
 from labeling.documents import HUMAN_DECISIONS
+from labeling.evaluate import is_calibrated
 from labeling.index import CurriculumIndex
 from labeling.pipeline import build_label_doc
 from labeling.schemas import Problem, label_doc_id, problem_key
@@ -68,7 +69,10 @@ def label_problems(
     docs = []
     ranked = labeler.rank(todo, top_k) if todo else []
     for record, (problem, candidates) in enumerate(zip(todo, ranked, strict=True), start=1):
-        decision = accept_or_review(problem, candidates, auto_accept_score=auto_accept_score, standards=index.by_code)
+        decision = accept_or_review(
+            problem, candidates, auto_accept_score=auto_accept_score, standards=index.by_code,
+            calibrated=is_calibrated(labeler),
+        )  # fmt: skip
         docs.append(build_label_doc(
             problem, candidates, curriculum=index.curriculum, model_version=version, graph_version=index.version,
             run_id=ON_DEMAND_RUN, batch_id=source, source_uri=f"api:{source}", record=record, decision=decision,

@@ -160,6 +160,12 @@ def bench(
         Path | None,
         typer.Option(exists=True, dir_okay=False, help="Verified problems the cold-start labeler indexes"),
     ] = None,
+    hold_out: Annotated[
+        list[str] | None,
+        typer.Option(help="A field of the standards left out of the index (explanation, achievement_levels, terms)"),
+    ] = None,
+    no_metadata: Annotated[bool, typer.Option(help="Drop school/grade/course/unit from every problem")] = False,
+    baselines: Annotated[bool, typer.Option(help="Also measure the plain baselines on the same problems")] = True,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Evaluate the labeler on your labeled problems against the seeded graph (seeds nothing).
@@ -168,6 +174,11 @@ def bench(
     configured in ``ocr``); the output then adds ``images`` and ``seconds_per_image``. ``--examples`` puts labeled
     problems into the cold-start labeler's standard documents, as labeling runs do with the verified labels in the
     label store (the last record of a file counts as the latest).
+
+    Beside the labeler, the same problems are ranked by plain baselines (``labeling.baselines``): character TF-IDF
+    cosine against the standards' documents, and with ``--train`` TF-IDF + linear SVMs trained on the same problems
+    (character n-grams; and those plus morphemes and school/grade). ``--hold-out explanation`` tests on texts that
+    the standards' documents would otherwise hold (the curriculum's own 해설 or 성취수준).
     """
     from labeling.evaluate import evaluate
     from labeling.index import CurriculumIndex, examples_by_code
@@ -177,22 +188,27 @@ def bench(
         raise typer.BadParameter("--examples feeds the cold-start labeler; leave out --train to measure it")
     settings = get_settings()
     graph, curricula = graph_store(settings), curriculum or settings.labeling.curriculum
-    index = CurriculumIndex(graph, curricula)
+    without = tuple(hold_out or ())
+    index = CurriculumIndex(graph, curricula, without=without)
     n_examples = 0
     if examples is not None:
         verified, _, _ = read_labeled(examples, index, settings.labeling.max_text_chars)
         by_code = examples_by_code((problem.labels, problem.text) for problem in reversed(verified))
-        index, n_examples = CurriculumIndex(graph, curricula, examples=by_code), len(verified)
+        index, n_examples = CurriculumIndex(graph, curricula, examples=by_code, without=without), len(verified)
     problems, skipped, timing = read_labeled(
         test, index, settings.labeling.max_text_chars, reader=lambda: page_reader(settings)
     )
-    labeler, train_seconds, n_train = index.cold_start, None, 0
+    if no_metadata:
+        problems = [_without_metadata(p) for p in problems]
+    labeler, train_seconds, n_train, train_problems = index.cold_start, None, 0, None
     if train is not None:
         from training.text_labeler import TrainedLabeler, train_text_labeler
 
         train_problems, _, _ = read_labeled(
             train, index, settings.labeling.max_text_chars, reader=lambda: page_reader(settings)
         )
+        if no_metadata:
+            train_problems = [_without_metadata(p) for p in train_problems]
         started = time.perf_counter()
         model = train_text_labeler(train_problems, index.standards)
         train_seconds = round(time.perf_counter() - started, 2)
@@ -204,11 +220,44 @@ def bench(
         curricula=index.curricula, test_file=str(test), skipped_records=skipped,
         train_records=n_train, train_seconds=train_seconds, example_records=n_examples, **timing,
     )  # fmt: skip
+    if without:
+        metrics["held_out_fields"] = list(without)
+    if no_metadata:
+        metrics["metadata"] = "dropped"
+    if baselines:
+        metrics["baselines"] = _baselines(index, problems, train_problems)
     if as_json:
         typer.echo(json.dumps(metrics, ensure_ascii=False))
         return
     for key, value in metrics.items():
         typer.echo(f"{key:<22} {value}")
+
+
+def _without_metadata(problem):
+    return problem.model_copy(update={"school": None, "grade": None, "course": None, "unit": None})
+
+
+def _baselines(index, problems, train_problems) -> dict:
+    """Top-k of the plain baselines on the same problems (``labeling.baselines``), with their training time."""
+    from labeling.baselines import LinearSvc, TfidfCosine
+
+    def measure(build) -> dict:
+        started = time.perf_counter()
+        labeler = build()
+        seconds = round(time.perf_counter() - started, 2)
+        found = evaluate(labeler, problems, auto_accept_score=2.0)  # nothing auto-accepted: top-k is what counts
+        keep = ("top1", "top3", "top10", "mrr", "problems_per_second")
+        return {"labeler": labeler.version, **{k: found[k] for k in keep}, "build_seconds": seconds}
+
+    from labeling.evaluate import evaluate
+
+    out = {"char-tfidf-cosine": measure(lambda: TfidfCosine(index.standards))}
+    if train_problems:
+        for features in ("char", "char+morph+meta"):
+            out[f"linear-svc {features}"] = measure(
+                lambda features=features: LinearSvc(train_problems, index.standards, features=features)
+            )
+    return out
 
 
 def _airflow(args: list[str], env: dict[str, str], log_path: Path | None = None) -> subprocess.CompletedProcess:

@@ -38,6 +38,16 @@ def test_a_confident_label_that_fits_the_metadata_is_auto_accepted():
     assert decision["status"] == "auto_accepted"
 
 
+def test_a_labeler_without_calibrated_scores_auto_accepts_nothing_however_high_its_score():
+    """The cold start has no fitted probabilities: its confident label still goes to a reviewer, who is told why."""
+    decision = accept_or_review(
+        problem(school="중학교", grade=1), CANDIDATES, auto_accept_score=0.6, standards=STANDARDS, calibrated=False
+    )
+    assert decision["status"] == "needs_review"
+    assert reason_kinds(decision["reasons"]) == ["uncalibrated"]
+    assert "no trained model yet" in decision["reasons"][0] and "0.80" in decision["reasons"][0]
+
+
 def test_every_concern_is_a_reason_for_review():
     low = [Candidate(c.code, c.text, 0.4, c.curriculum) for c in CANDIDATES]
     decision = accept_or_review(problem(school="초등학교", grade=3), low, auto_accept_score=0.6, standards=STANDARDS,
