@@ -1,16 +1,29 @@
 """GraphRAG retrieval of candidate standards for a problem (also the cold-start labeler).
 
 Each standard is a document made of its text, breadcrumbs, 해설, 성취수준 descriptors and terms (from the graph
-export). Two BM25 rankers, over kiwipiepy morphemes (stemmed English words included) and over character n-grams,
-are normalised by their best score for the query and averaged. English problems also get the math concepts of their
-numbers and words (``labeling.concepts``): their names join the query, and a third BM25 ranker matches them with
-the concepts of each standard. A standard's lettered parts (``7.NS.A.1.b``) rank below the standard itself, which
-takes the best score of its parts. The problem's school/grade/course metadata then re-weights standards of other
-grade bands down. The index is built once per task, on its first query, never per problem.
+export). Three lexical rankers score it: BM25 over kiwipiepy morphemes (stemmed English words included), BM25 over
+character n-grams, and character 1-4-gram TF-IDF cosine. English problems also get the math concepts of their
+numbers and words (``labeling.concepts``): their names join the query, and a fourth ranker matches them with the
+concepts of each standard.
+
+How the rankers are fused (v3), for real classroom text rather than short generated problems:
+- **Each ranker is weighed per query by how specific its answer is** (``specificity``: one minus the mean of its
+  next-best normalised scores). Text that matches everything a little (materials lists, logistics, notes on student
+  thinking, a long story) gives a flat ranking and little weight; text that names a topic gives a peaked one. No
+  keyword list says what boilerplate is: its flat rankings do.
+- **Concepts are weaker evidence in long text**: numbers and story words are everywhere in a two-page task, so the
+  concept ranker's weight falls as ``concept_words / words`` beyond ``concept_words`` words.
+- **A long text is read in parts** (about ``segment_words`` words each, cut at sentences and lines). Each part is
+  ranked on its own; the parts are averaged, each weighed by its specificity, and the average joins the whole text's
+  ranking. A task whose one exercise names its topic is not drowned by its surrounding pages.
+A standard's lettered parts (``7.NS.A.1.b``) rank below the standard itself, which takes the best score of its parts.
+The problem's school/grade/course metadata then re-weights standards of other grade bands down. The index is built
+once per task, on its first query, never per problem.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +34,7 @@ import numpy as np
 
 from labeling.concepts import as_words, problem_concepts, standard_concepts
 from labeling.schemas import Problem
-from labeling.text import char_ngrams, morphemes
+from labeling.text import char_ngrams, morphemes, normalize_text
 
 KR_BANDS = {1: "초1-2", 2: "초1-2", 3: "초3-4", 4: "초3-4", 5: "초5-6", 6: "초5-6"}
 
@@ -135,7 +148,12 @@ def grade_fit(problem: Problem, standard: dict[str, Any]) -> bool | None:
 
 
 class LexicalRetriever:
-    """Ranks the standards of one or more curricula against problems."""
+    """Ranks the standards of one or more curricula against problems.
+
+    Its scores are not calibrated (``calibrated``): no labels were fitted, so labels it chooses are always reviewed.
+    """
+
+    calibrated = False
 
     def __init__(
         self,
@@ -147,6 +165,9 @@ class LexicalRetriever:
         part_weight: float = 0.8,
         examples: dict[str, list[str]] | None = None,
         tokenizers: tuple[Callable[[str], list[str]], ...] = (morphemes, char_ngrams),
+        tfidf: float = 2.0,
+        concept_words: int = 25,
+        segment_words: int = 120,
     ) -> None:
         if not standards:
             raise ValueError("no standards to index: seed the curriculum first (mathlabel seed)")
@@ -157,6 +178,9 @@ class LexicalRetriever:
         self.concept_weight = concept_weight
         self.part_weight = part_weight
         self.tokenizers = tokenizers
+        self.tfidf = tfidf
+        self.concept_words = concept_words
+        self.segment_words = segment_words
         self._fit_cache: dict[tuple, np.ndarray] = {}
         self.examples = examples or {}
 
@@ -164,8 +188,19 @@ class LexicalRetriever:
     def rankers(self) -> list[BM25]:
         """One BM25 per tokenizer, built on first use: tokenizing the documents takes seconds, and a run whose
         problems are all labeled already ranks nothing."""
-        documents = [standard_document(s, self.examples.get(s["code"], ())) for s in self.standards]
-        return [BM25([tokenize(d) for d in documents]) for tokenize in self.tokenizers]
+        return [BM25([tokenize(d) for d in self.documents]) for tokenize in self.tokenizers]
+
+    @cached_property
+    def documents(self) -> list[str]:
+        return [standard_document(s, self.examples.get(s["code"], ())) for s in self.standards]
+
+    @cached_property
+    def tfidf_ranker(self) -> tuple[Any, Any]:
+        """(vectorizer, documents matrix) of character 1-4-gram TF-IDF, the plain baseline's own ranking."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, dtype=np.float32)
+        return vectorizer, vectorizer.fit_transform([normalize_text(d) for d in self.documents])
 
     @cached_property
     def concept_ranker(self) -> BM25:
@@ -185,6 +220,47 @@ class LexicalRetriever:
     def version(self) -> str:
         return "lexical-bm25"
 
+    def fused(self, texts: Sequence[str]) -> np.ndarray:
+        """The rankers' scores of ``texts``, each normalised by its best and weighed by its specificity, texts x
+        standards."""
+        concepts = [problem_concepts(text) for text in texts]
+        queries = [f"{text} {as_words(found)}" if found else text for text, found in zip(texts, concepts, strict=True)]
+        rows = [
+            _by_best(ranker.score_matrix([tokenize(query) for query in queries]))
+            for tokenize, ranker in zip(self.tokenizers, self.rankers, strict=True)
+        ]
+        weights = [specificity(row) for row in rows]
+        if self.tfidf:
+            vectorizer, documents = self.tfidf_ranker
+            matrix = vectorizer.transform([normalize_text(text) for text in texts])
+            rows.append(_by_best(np.asarray((matrix @ documents.T).todense())))
+            weights.append(specificity(rows[-1]) * self.tfidf)
+        with_concepts = np.array([bool(found) for found in concepts])
+        if self.concept_weight and with_concepts.any():  # rows without concepts (Korean text) keep their scores
+            words = np.array([max(len(text.split()), 1) for text in texts])
+            rows.append(_by_best(self.concept_ranker.score_matrix(concepts)))
+            length = np.minimum(1.0, self.concept_words / words) if self.concept_words else 1.0
+            weights.append(specificity(rows[-1]) * self.concept_weight * with_concepts * length)
+        total = np.maximum(sum(weights), 1e-9)
+        return _by_best(sum(w[:, None] * row for w, row in zip(weights, rows, strict=True)) / total[:, None])
+
+    def read_in_parts(self, texts: Sequence[str]) -> np.ndarray:
+        """``fused`` of each text; a long text's ranking also averages those of its parts (module docstring)."""
+        pieces = [segments(text, self.segment_words) if self.segment_words else [] for text in texts]
+        flat = [*texts, *(piece for parts in pieces for piece in parts)]
+        scores = self.fused(flat)
+        out = scores[: len(texts)].copy()
+        start = len(texts)
+        for row, parts in enumerate(pieces):
+            if not parts:
+                continue
+            block = scores[start : start + len(parts)]
+            start += len(parts)
+            weights = specificity(block)
+            if weights.sum() > 0:
+                out[row] = _by_best((out[row] + (weights @ block) / weights.sum())[None, :])[0]
+        return out
+
     def fit_weights(self, problem: Problem) -> np.ndarray:
         """Per-standard weight from the problem's grade metadata (cached: few distinct metadata combinations)."""
         key = (problem.school, problem.grade, problem.course)
@@ -196,18 +272,7 @@ class LexicalRetriever:
 
     def score_batch(self, problems: Sequence[Problem]) -> np.ndarray:
         """Fused lexical and concept scores, problems x standards, re-weighted by grade fit."""
-        texts = [problem.query_text() for problem in problems]
-        concepts = [problem_concepts(text) for text in texts]
-        queries = [f"{text} {as_words(found)}" if found else text for text, found in zip(texts, concepts, strict=True)]
-        combined = np.zeros((len(problems), len(self.standards)))
-        for tokenize, ranker in zip(self.tokenizers, self.rankers, strict=True):
-            combined += _by_best(ranker.score_matrix([tokenize(query) for query in queries]))
-        combined /= len(self.rankers)
-        with_concepts = np.array([bool(found) for found in concepts])
-        if self.concept_weight and with_concepts.any():  # rows without concepts (Korean text) keep their scores
-            concept_scores = _by_best(self.concept_ranker.score_matrix(concepts))
-            mixed = (combined + self.concept_weight * concept_scores) / (1 + self.concept_weight)
-            combined[with_concepts] = mixed[with_concepts]
+        combined = self.read_in_parts([problem.query_text() for problem in problems])
         if len(self.parts):
             part, whole = self.parts[:, 0], self.parts[:, 1]
             np.maximum.at(combined.T, whole, combined[:, part].T)
@@ -229,6 +294,38 @@ class LexicalRetriever:
         if not problems:
             return []
         return [self.candidates(row, top_k) for row in self.score_batch(problems)]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.?!。])\s+|\n+")
+
+
+def segments(text: str, words: int) -> list[str]:
+    """A long text cut at sentence ends and lines into parts of about ``words`` words; [] for a text under twice
+    that (it is read whole)."""
+    if len(text.split()) < 2 * words:
+        return []
+    parts: list[str] = []
+    current: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        current.extend(sentence.split())
+        if len(current) >= words:
+            parts.append(" ".join(current))
+            current = []
+    if current:
+        if parts and len(current) < words // 2:
+            parts[-1] += " " + " ".join(current)
+        else:
+            parts.append(" ".join(current))
+    return parts if len(parts) > 1 else []
+
+
+def specificity(rows: np.ndarray, k: int = 20) -> np.ndarray:
+    """How peaked each row of best-normalised scores is: one minus the mean of its ``k`` next-best scores (0 for a
+    row that matches nothing or everything alike, near 1 for one clear answer)."""
+    if rows.shape[1] < 2:
+        return np.ones(rows.shape[0])
+    runners = -np.sort(-rows, axis=1)[:, 1 : k + 1]
+    return np.where(rows.max(axis=1) > 0, 1 - runners.mean(axis=1), 0.0)
 
 
 def _by_best(scores: np.ndarray) -> np.ndarray:

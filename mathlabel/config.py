@@ -62,7 +62,7 @@ class ServicesSettings(_Section):
 
 class LabelingSettings(_Section):
     curriculum: str = "kr-2022"
-    model_version: str = "lexical-bm25-v2"
+    model_version: str = "lexical-bm25-v3"
     model_alias: str = "champion"
     top_k: int = 5
     auto_accept_score: float = 0.6

@@ -87,7 +87,7 @@ def test_bad_images_are_quarantined_with_reasons_and_good_inputs_go_on(clean_obj
 
     summary = _run(objects, labels, index, reader, "run-bad")
 
-    assert summary["labeled"] == 1 and labels.get_label("bundle.zip.d/set.jsonl#z-1@lexical-bm25-v2") is not None
+    assert summary["labeled"] == 1 and labels.get_label("bundle.zip.d/set.jsonl#z-1@lexical-bm25-v3") is not None
     errors = {k.rsplit("/", 1)[1]: json.loads(objects.read_bytes(k)) for k in objects.list("quarantine")
               if k.endswith(".error.json")}  # fmt: skip
     assert "not a readable PNG or JPEG" in errors["corrupt.png.error.json"]["reason"]
@@ -117,7 +117,7 @@ def test_a_record_with_an_image_is_read_as_one_problem_and_its_image_filed_with_
     summary = _run(objects, labels, index, reader, "run-record-image")
 
     assert (summary["labeled"], summary["quarantined"]) == (1, 1)
-    doc = labels.get_label("set.zip.d/set.jsonl#img-1@lexical-bm25-v2")
+    doc = labels.get_label("set.zip.d/set.jsonl#img-1@lexical-bm25-v3")
     assert doc["metadata"]["grade"] == 1 and doc["input"]["page"]["problems"] == 1
     assert all(word in doc["input"]["text"] for word in page.problems[1]["text"].split()[:2])  # both problems, one text
     errors = {k.rsplit("/", 1)[1]: json.loads(objects.read_bytes(k)) for k in objects.list("quarantine")
