@@ -154,7 +154,7 @@ def train_from_snapshot(
     manifest = json.loads(objects.read_bytes(join(snapshot_prefix, "manifest.json")))
     rows = read_jsonl(objects, join(snapshot_prefix, "train.jsonl"))
     started = time.perf_counter()
-    model = train_text_labeler(problems(rows), index.standards)
+    model = train_text_labeler(problems(rows), index.standards, retriever=index.retriever)
     seconds = round(time.perf_counter() - started, 2)
     ref = log_text_labeler(
         model,

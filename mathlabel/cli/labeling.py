@@ -210,7 +210,7 @@ def bench(
         if no_metadata:
             train_problems = [_without_metadata(p) for p in train_problems]
         started = time.perf_counter()
-        model = train_text_labeler(train_problems, index.standards)
+        model = train_text_labeler(train_problems, index.standards, retriever=index.retriever)
         train_seconds = round(time.perf_counter() - started, 2)
         labeler, n_train = TrainedLabeler(model, index.retriever), len(train_problems)
     metrics = evaluate(

@@ -31,7 +31,7 @@ def train_command(
     settings = get_settings()
     index = CurriculumIndex(graph_store(settings), curriculum or settings.labeling.curriculum)
     problems, _, _ = read_labeled(train, index, settings.labeling.max_text_chars)
-    model = train_text_labeler(problems, index.standards)
+    model = train_text_labeler(problems, index.standards, retriever=index.retriever)
     models = model_registry(settings)
     ref = log_text_labeler(model, models, curricula=index.curricula)
     first = champion_ref(models, index.curricula) is None

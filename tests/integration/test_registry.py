@@ -80,7 +80,7 @@ def test_the_champion_is_loaded_by_alias_for_its_curricula_only(registered, sett
     loaded, loaded_ref = champion(models, ["kr-2022"])
     assert loaded_ref.version == ref.version and loaded.version == model.version
     assert champion(models, ["us-ccss"]) is None
-    labeler = labeler_for(index, models, alias="champion", fallback_version="lexical-bm25-v2")
+    labeler = labeler_for(index, models, alias="champion", fallback_version="lexical-bm25-v3")
     # The labeler carries the identity its label documents record: the registered version, not the fingerprint.
     assert isinstance(labeler.labeler, TrainedLabeler) and labeler.version == f"text-labeler-v{ref.version}"
 
@@ -125,8 +125,8 @@ def test_trained_labeler_predicts_only_graph_standards(registered, problems):
 
 def test_without_a_champion_runs_use_the_cold_start_labeler(seeded_graph, models):
     index = CurriculumIndex(seeded_graph, "us-ccss")
-    labeler = labeler_for(index, models, alias="champion", fallback_version="lexical-bm25-v2")
-    assert labeler.labeler is index.cold_start and labeler.version == "lexical-bm25-v2"
+    labeler = labeler_for(index, models, alias="champion", fallback_version="lexical-bm25-v3")
+    assert labeler.labeler is index.cold_start and labeler.version == "lexical-bm25-v3"
     assert labeler_for(index, MlflowModelRegistry("http://127.0.0.1:1"), alias="", fallback_version="x").version == "x"
 
 
