@@ -11,8 +11,10 @@ How the rankers are fused (v3), for real classroom text rather than short genera
   next-best normalised scores). Text that matches everything a little (materials lists, logistics, notes on student
   thinking, a long story) gives a flat ranking and little weight; text that names a topic gives a peaked one. No
   keyword list says what boilerplate is: its flat rankings do.
-- **Concepts are weaker evidence in long text**: numbers and story words are everywhere in a two-page task, so the
-  concept ranker's weight falls as ``concept_words / words`` beyond ``concept_words`` words.
+- **Concepts are weak evidence, and weaker in long text.** The concept lexicon was written on MathCAMPS (generated
+  word problems) and does not carry over to real tasks: its ranker weighs a quarter of a lexical one
+  (``concept_weight``, chosen on MathFish's training split, held on its test split), and numbers and story words are
+  everywhere in a two-page task, so its weight also falls as ``concept_words / words`` beyond ``concept_words`` words.
 - **A long text is read in parts** (about ``segment_words`` words each, cut at sentences and lines). Each part is
   ranked on its own; the parts are averaged, each weighed by its specificity, and the average joins the whole text's
   ranking. A task whose one exercise names its topic is not drowned by its surrounding pages.
@@ -161,7 +163,7 @@ class LexicalRetriever:
         *,
         temperature: float = 0.1,
         off_band_weight: float = 0.3,
-        concept_weight: float = 1.0,
+        concept_weight: float = 0.25,
         part_weight: float = 0.8,
         examples: dict[str, list[str]] | None = None,
         tokenizers: tuple[Callable[[str], list[str]], ...] = (morphemes, char_ngrams),

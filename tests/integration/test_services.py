@@ -118,9 +118,9 @@ def test_status_counts_verified_problems_apart_from_model_labels(tmp_path):
     settings = _settings_for(tmp_path)
     superseded = {**verification("p-2", "9수01-02", "kim"), "current": False}  # lee verified p-2 again, later
     label_store(settings).upsert_labels([
-        model_label("p-1", "lexical-bm25-v2", "auto_accepted"),
+        model_label("p-1", "lexical-bm25-v3", "auto_accepted"),
         model_label("p-1", "text-v1", "needs_review"),
-        model_label("p-2", "lexical-bm25-v2", "auto_accepted"),
+        model_label("p-2", "lexical-bm25-v3", "auto_accepted"),
         verification("p-1", "9수01-02", "kim"),
         superseded,
         verification("p-2", "9수01-01", "lee"),

@@ -9,7 +9,7 @@ from labeling.index import neighbours
 from labeling.schemas import LabelDocument, label_doc_id, problem_key
 from stores.labels import EmbeddedLabelStore
 
-COLD = "lexical-bm25-v2"
+COLD = "lexical-bm25-v3"
 
 
 def at(day: int) -> datetime:

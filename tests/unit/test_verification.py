@@ -15,7 +15,7 @@ from labeling.schemas import LabelDocument, Problem
 from labeling.verification import StaleLabelError, VerificationError, verification_doc, verify
 from stores.labels import EmbeddedLabelStore
 
-COLD = "lexical-bm25-v2"
+COLD = "lexical-bm25-v3"
 AT = datetime(2025, 3, 1, tzinfo=UTC)
 PROBLEM = Problem(id="p1", text="180을 소인수분해하시오.", school="중학교", grade=1)
 CANDIDATES = [Candidate("9수01-02", "최대공약수", 0.55, "kr-2022"), Candidate("9수01-01", "소인수분해", 0.5, "kr-2022")]
