@@ -10,8 +10,10 @@ UV     := $(BIN)/uv
 # Korean worksheet pages (training/pages/); tesseract-ocr with its Korean data for OCR; poppler-utils to rasterise PDFs.
 DEB_PACKAGES := libgomp1 fonts-nanum tesseract-ocr tesseract-ocr-kor poppler-utils
 # For the tests only (the production image leaves them out): chromium and its driver for the review page's browser
-# test (tests/integration/test_review_browser.py).
-TEST_DEB_PACKAGES := chromium chromium-driver
+# test (tests/integration/test_review_browser.py); prometheus for promtool, which checks and unit-tests the alert rules
+# (tests/unit/test_monitoring_files.py). Its daemon is not wanted: installed without recommends; in a container
+# policy-rc.d keeps it from starting, and on a systemd host `make deb` disables it (it would listen on :9090).
+TEST_DEB_PACKAGES := chromium chromium-driver prometheus
 # The environment is rebuilt only when what it is made from changes.
 ENV_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
 STAMP    := $(VENV)/.installed-$(ENV_HASH)
@@ -48,6 +50,10 @@ deb:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq -o DPkg::Lock::Timeout=300 && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 $$missing >/dev/null; \
+	fi; \
+	if [ -d /run/systemd/system ] && systemctl is-enabled -q prometheus 2>/dev/null; then \
+	  echo "disabling the prometheus daemon Debian starts (only promtool is wanted; it would listen on :9090)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; \
 	fi
 
 run: install

@@ -39,6 +39,9 @@ REQUIRED_SERVICES = {
     "minio",
     "minio-init",
     "mlflow",
+    "otel-collector",
+    "prometheus",
+    "grafana",
 }
 ONE_SHOT_JOBS = {"airflow-init", "mongo-init", "minio-init"}
 # Official images: name prefix per service. MinIO's own images moved from Docker Hub (minio/) to quay.io/minio/.
@@ -51,6 +54,9 @@ OFFICIAL_IMAGES = {
     "minio": ("minio/", "quay.io/minio/"),
     "minio-init": ("minio/", "quay.io/minio/"),
     "mlflow": ("ghcr.io/mlflow/mlflow:",),
+    "otel-collector": ("otel/opentelemetry-collector-contrib:",),
+    "prometheus": ("prom/prometheus:",),
+    "grafana": ("grafana/grafana:",),
 }
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 # airflow-init's command: the review workspace's Reviewer role and read permissions on FAB.
