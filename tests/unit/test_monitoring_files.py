@@ -14,6 +14,8 @@ import json
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -204,6 +206,27 @@ def _panels(dashboard: dict) -> list[dict]:
 @pytest.fixture(scope="module", params=sorted(path.name for path in DASHBOARDS.glob("*.json")))
 def dashboard(request) -> dict:
     return json.loads((DASHBOARDS / request.param).read_text())
+
+
+DASHBOARD_SCHEMA = MONITORING / "grafana" / "dashboard.schema.json"
+
+
+def _schema_errors(document: dict, tmp_path) -> str:
+    """check-jsonschema's complaint about a dashboard against Grafana's schema ("" when it is valid)."""
+    path = tmp_path / "dashboard.json"
+    path.write_text(json.dumps(document))
+    checker = Path(sys.executable).with_name("check-jsonschema")  # installed with the project (requirements.txt)
+    command = [str(checker), "--schemafile", str(DASHBOARD_SCHEMA), str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    return "" if done.returncode == 0 else done.stdout + done.stderr
+
+
+def test_dashboards_match_grafanas_dashboard_schema(dashboard, tmp_path):
+    """The schema is generated from @grafana/schema's Dashboard type (docker/monitoring/grafana/SCHEMA.md)."""
+    assert _schema_errors(dashboard, tmp_path) == ""
+    broken = json.loads(json.dumps(dashboard))
+    broken["panels"][0]["gridPos"]["h"] = "tall"
+    assert "is not of type 'number'" in _schema_errors(broken, tmp_path)
 
 
 def test_dashboard_identity_and_panel_ids(dashboard):
