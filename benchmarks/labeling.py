@@ -11,7 +11,13 @@ Scenarios:
 - us-ccss cold start and trained on MathCAMPS (benchmarks/data, its own 80/20 split);
 - us-ccss cold start with verified examples in its documents (`--examples`): 3 problems of each standard from the
   training split (the first by id: what a reviewer might verify in an afternoon), and the whole training split (of
-  which the labeler keeps the latest 20 per standard).
+  which the labeler keeps the latest 20 per standard);
+- real classroom tasks the project did not write (benchmarks/data/SOURCES.md): MathFish's Fishtank Learning and
+  Illustrative Mathematics problems (us-ccss), cold start;
+- the Korean curriculum's own texts, which the labeler's authors did not write: 성취수준 descriptors and 해설 /
+  적용 시 고려 사항 paragraphs, each tested with its field held out of the standards' documents, with and without
+  school/grade; and a labeler trained on the 성취수준 set, tested on the 해설 set.
+Every row carries the plain baselines measured on the same problems (``baselines``).
 """
 
 from __future__ import annotations
@@ -50,6 +56,15 @@ def split_sample(folder: Path) -> tuple[Path, Path]:
     return paths
 
 
+def split(path: Path, name: str, folder: Path) -> Path:
+    """The records of one split (``"split": "train"``/``"test"``) of a file: rules were tuned on MathFish's training
+    split, so its test split is where they are checked."""
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line).get("split") == name]
+    out = folder / f"{path.stem}_{name}.jsonl"
+    out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return out
+
+
 def first_per_standard(path: Path, n: int, folder: Path) -> Path:
     by_standard: dict[str, list[dict]] = defaultdict(list)
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -66,7 +81,48 @@ def main() -> None:
         kr_train, kr_test = split_sample(Path(folder))
         mc_test, mc_train = MATHCAMPS / "mathcamps_test.jsonl", MATHCAMPS / "mathcamps_train.jsonl"
         mc_three = first_per_standard(mc_train, 3, Path(folder))
+        data = ROOT / "benchmarks" / "data"
+        levels, explanations = data / "kr2022_levels.jsonl", data / "kr2022_explanations.jsonl"
         results = {
+            "kr-2022 cold start, 성취수준 (achievement_levels held out)": bench(
+                "--curriculum", "kr-2022", "--test", str(levels), "--hold-out", "achievement_levels"
+            ),
+            "kr-2022 cold start, 성취수준, no school/grade": bench(
+                "--curriculum", "kr-2022", "--test", str(levels), "--hold-out", "achievement_levels", "--no-metadata"
+            ),
+            "kr-2022 cold start, 해설 and 고려 사항 (explanation held out)": bench(
+                "--curriculum", "kr-2022", "--test", str(explanations), "--hold-out", "explanation"
+            ),
+            "kr-2022 cold start, 해설 and 고려 사항, no school/grade": bench(
+                "--curriculum", "kr-2022", "--test", str(explanations), "--hold-out", "explanation", "--no-metadata"
+            ),
+            "kr-2022 trained on 성취수준, tested on 해설 and 고려 사항 (both held out)": bench(
+                "--curriculum",
+                "kr-2022",
+                "--test",
+                str(explanations),
+                "--train",
+                str(levels),
+                "--hold-out",
+                "explanation",
+                "--hold-out",
+                "achievement_levels",
+            ),
+            "kr-2022 cold start, sample, no school/grade/unit": bench(
+                "--curriculum", "kr-2022", "--test", str(SAMPLE), "--no-metadata"
+            ),
+            "us-ccss cold start, MathFish Fishtank (real), all": bench(
+                "--curriculum", "us-ccss", "--test", str(data / "mathfish_fishtank.jsonl")
+            ),
+            "us-ccss cold start, MathFish Fishtank (real), test split": bench(
+                "--curriculum", "us-ccss", "--test", str(split(data / "mathfish_fishtank.jsonl", "test", Path(folder)))
+            ),
+            "us-ccss cold start, MathFish Illustrative Mathematics (real), all": bench(
+                "--curriculum", "us-ccss", "--test", str(data / "mathfish_im.jsonl")
+            ),
+            "us-ccss cold start, MathFish Illustrative Mathematics (real), test split": bench(
+                "--curriculum", "us-ccss", "--test", str(split(data / "mathfish_im.jsonl", "test", Path(folder)))
+            ),
             "kr-2022 cold start, sample (109)": bench("--curriculum", "kr-2022", "--test", str(SAMPLE)),
             "kr-2022 cold start, held-out half (51)": bench("--curriculum", "kr-2022", "--test", str(kr_test)),
             "kr-2022 trained on the other half (58)": bench(
