@@ -91,15 +91,17 @@ def levels(known: dict[str, str]) -> tuple[list[dict], dict[str, int]]:
                     rows.append(
                         {"text": text, "labels": [code], "school": school, "grade": grade, "level": row["수준"]}
                     )
+    out, counts = _finish(rows, known, "kr22lv")
+    return out, {"rows": len(rows), **counts}
+
+
+def _finish(rows: list[dict], known: dict[str, str], prefix: str) -> tuple[list[dict], dict[str, int]]:
+    """Rows without the texts the index always holds and without repeats, each with its id; and what was dropped."""
     distinct, same_as_standard = drop_standard_sentences(rows, known)
     kept, repeats, ambiguous = dedupe(distinct)
-    out = [{"id": record_id("kr22lv", r["text"]), **r} for r in kept]
-    return out, {
-        "rows": len(rows),
-        "same_as_standard_sentence": same_as_standard,
-        "same_standard_duplicates": repeats,
-        "ambiguous_dropped": ambiguous,
-    }
+    out = [{"id": record_id(prefix, r["text"]), **r} for r in kept]
+    counts = {"same_as_standard_sentence": same_as_standard, "same_standard_duplicates": repeats}
+    return out, counts | {"ambiguous_dropped": ambiguous}
 
 
 def explanations(known: dict[str, str]) -> tuple[list[dict], dict[str, int]]:
@@ -121,16 +123,8 @@ def explanations(known: dict[str, str]) -> tuple[list[dict], dict[str, int]]:
             if text:
                 field = EXPLANATION_FIELD[kind]
                 rows.append({"text": text, "labels": [code], "school": school, "grade": grade, "field": field})
-    distinct, same_as_standard = drop_standard_sentences(rows, known)
-    kept, repeats, ambiguous = dedupe(distinct)
-    out = [{"id": record_id("kr22ex", r["text"]), **r} for r in kept]
-    return out, {
-        "rows_with_standard": len(rows),
-        "domain_notes_skipped": no_standard,
-        "same_as_standard_sentence": same_as_standard,
-        "same_standard_duplicates": repeats,
-        "ambiguous_dropped": ambiguous,
-    }
+    out, counts = _finish(rows, known, "kr22ex")
+    return out, {"rows_with_standard": len(rows), "domain_notes_skipped": no_standard, **counts}
 
 
 def write(path: Path, records: list[dict]) -> None:
