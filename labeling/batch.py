@@ -23,7 +23,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from labeling import page_input
+from labeling import events, page_input
 from labeling.acceptance import accept_or_review
 from labeling.documents import HUMAN_DECISIONS, find_by_keys
 from labeling.errors import IngestError
@@ -33,6 +33,7 @@ from labeling.ingest import jsonl_lines
 from labeling.intake import INCOMING, Filing, claim_outcome, release
 from labeling.llm import Judge
 from labeling.pipeline import build_label_doc
+from labeling.quality import recent_runs, record_run, run_measures, trailing_baseline
 from labeling.report import LISTED_PER_CHUNK, render_html, summarize
 from labeling.schemas import Problem, label_doc_id, problem_key, safe_run_id, stored_problem_key
 from labeling.steps import BatchConfig, ChunkResult, Item, Prepared, quarantine, write_chunks
@@ -61,12 +62,21 @@ def prepare_file(key: str, *, objects: ObjectStore, suite: ProblemSuite, cfg: Ba
     """
     name = PurePosixPath(key).relative_to(cfg.processing).as_posix()
     try:
-        return _prepare(key, name, objects, suite, cfg)
+        prepared = _prepare(key, name, objects, suite, cfg)
     except StoreError:
         raise
     except Exception as exc:  # whatever one input raises, the others go on
         log.exception("%s: cannot be prepared", name)
-        return quarantine(cfg.filing(objects), key, name, f"{name}: cannot be prepared ({type(exc).__name__}: {exc})")
+        reason = f"{name}: cannot be prepared ({type(exc).__name__}: {exc})"
+        prepared = quarantine(cfg.filing(objects), key, name, reason)
+    if prepared.status == "quarantined":  # a whole input; its records' own reasons are announced by _prepare
+        reason = prepared.error or ""
+        events.emit(events.RecordQuarantined(cfg.run_id, name, None, events.quarantine_kind(reason), reason,
+                                             records=max(prepared.read, 1)))  # fmt: skip
+    elif prepared.quarantined and is_page_file(name):  # its refused pages (a record file's: one by one in _prepare)
+        events.emit(events.RecordQuarantined(cfg.run_id, name, None, "image", "pages refused",
+                                             records=prepared.quarantined))  # fmt: skip
+    return prepared
 
 
 def _prepare(key: str, name: str, objects: ObjectStore, suite: ProblemSuite, cfg: BatchConfig) -> Prepared:
@@ -90,6 +100,9 @@ def _prepare(key: str, name: str, objects: ObjectStore, suite: ProblemSuite, cfg
     prepared = Prepared(name=name, key=key, status="prepared", read=parsed.read, quarantined=len(parsed.rejected))
     if parsed.rejected:
         prepared.error_key = filing.quarantine_records(name, parsed)
+        for rejected in parsed.rejected:
+            events.emit(events.RecordQuarantined(cfg.run_id, name, rejected.record,
+                                                 events.quarantine_kind(rejected.reason), rejected.reason))  # fmt: skip
     rows = [
         {"record": record, "problem": problem.model_dump(exclude_none=True), **images.get(record, {})}
         for record, problem in parsed.problems
@@ -122,12 +135,14 @@ def label_chunk(
     also go to it, and the reviewing rules weigh its answer.
     ``reader`` builds the page reader (layout + OCR) when the chunk holds pages or image records; it is called once.
     A page or image nothing can be read from is quarantined with its reason (``quarantine/<date>/<file>...``).
+    Announces ``events.ChunkLabeled`` (counts, scores, stage timings) and each LLM error.
     """
     started = time.monotonic()
+    stages = dict.fromkeys(events.STAGES, 0.0)
     labeler = labeler or VersionedLabeler(index.retriever, cfg.model_version)
     version = labeler.version
     name = PurePosixPath(chunk).parent.relative_to(join(cfg.processing, "chunks")).as_posix()
-    result = ChunkResult(chunk=chunk, file=name, model_version=version)
+    result = ChunkResult(chunk=chunk, file=name, model_version=version, curriculum=cfg.curriculum)
     rows = [json.loads(line) for line in jsonl_lines(objects.read_bytes(chunk).decode()) if line.strip()]
     source_uri = objects.uri(join(INCOMING, name))
     text_rows = [row for row in rows if "page" not in row]
@@ -139,13 +154,14 @@ def label_chunk(
     legacy_ids = [label_doc_id(p.id, version) for _, p in problems]
     stored = labels.get_labels(doc_ids + legacy_ids + first_ids)
     items: list[Item] = []
+    statuses: list[str | None] = []  # each counted document's decision status
     to_read: list[tuple[dict[str, Any], Problem | None]] = []
     for (row, problem), doc_id, legacy_id in zip(problems, doc_ids, legacy_ids, strict=True):
         existing = stored.get(doc_id) or _legacy(stored.get(legacy_id), problem_key(name, problem.id))
         content_hash = problem.content_hash(cfg.curriculum, row.get("image_sha"))
         if existing and existing.get("content_hash") == content_hash and not cfg.force:
             result.skipped += 1
-            _count(result, problem, existing)
+            statuses.append(_count(result, problem, existing))
         elif row.get("image_key"):
             to_read.append((row, problem))
         else:
@@ -157,12 +173,16 @@ def label_chunk(
         if done is not None:
             for doc in done:
                 result.skipped += 1
-                _count(result, Problem(id=doc["problem_id"], text=doc["input"]["text"]), doc)
+                statuses.append(_count(result, Problem(id=doc["problem_id"], text=doc["input"]["text"]), doc))
         else:
             to_read.append((row, None))
+    mark = time.monotonic()
+    stages["ingest"] = mark - started  # the chunk read, its problems validated, their stored documents looked up
     if to_read:
         items += page_input.read_images(to_read, name, objects, reader, cfg, result)
+        mark = _lap(stages, "ocr", mark)
     ranked = labeler.rank([item.problem for item in items], cfg.top_k) if items else []
+    mark = _lap(stages, "ranking", mark)  # the labeler's own retrieval and ranking
     docs: list[dict[str, Any]] = []
     for item, candidates in zip(items, ranked, strict=True):
         problem = item.problem
@@ -170,7 +190,14 @@ def label_chunk(
         llm = None
         if judge:
             pool = candidates + index.expand(candidates)
-            llm = judge.choose(problem, pool, index.context([c.code for c in pool]))
+            context_of_pool = index.context([c.code for c in pool])
+            mark = _lap(stages, "retrieval", mark)  # the graph's context and neighbours of the candidates
+            llm = judge.choose(problem, pool, context_of_pool)
+            mark = _lap(stages, "llm", mark)
+            if llm.get("error"):
+                events.emit(events.LLMError(problem.id, judge.version, str(llm["error"])))
+        else:
+            mark = _lap(stages, "retrieval", mark)
         ocr_confidence = item.vision["ocr"]["confidence"] if item.vision else None
         decision = accept_or_review(
             problem, candidates, auto_accept_score=cfg.auto_accept_score, standards=index.by_code, llm=llm,
@@ -195,16 +222,34 @@ def label_chunk(
             source=name,
         )
         docs.append(doc)
-        _count(result, problem, doc)
+        statuses.append(_count(result, problem, doc))
+        mark = time.monotonic()  # the reviewing rules and the document built: part of no stage
     kept = _keep_reviews(labels, docs, chunk)
     result.skipped += len(docs) - len(kept)
     docs = behind_reviews(labels, kept)
     for start in range(0, len(docs), UPSERT_CHUNK):
         labels.upsert_labels(docs[start : start + UPSERT_CHUNK])
+    _lap(stages, "write", mark)
     result.labeled = len(docs)
+    result.ocr_confidences = [round(float(i.vision["ocr"]["confidence"]), 4) for i in items if i.vision]
     result.seconds = round(time.monotonic() - started, 3)
     log.info("%s: labeled %d, skipped %d (already labeled)", chunk, result.labeled, result.skipped)
+    events.emit(events.ChunkLabeled(
+        run_id=cfg.run_id, curriculum=cfg.curriculum, model_version=version, file=name,
+        problems=result.labeled + result.skipped + result.quarantined, labeled=result.labeled, skipped=result.skipped,
+        quarantined=result.quarantined, needs_review=result.needs_review,
+        auto_accepted=statuses.count("auto_accepted"), top_scores=tuple(result.top_scores),
+        ocr_confidences=tuple(result.ocr_confidences),
+        stage_seconds={k: round(v, 4) for k, v in stages.items() if v}, seconds=result.seconds,
+    ))  # fmt: skip
     return result
+
+
+def _lap(stages: dict[str, float], stage: str, since: float) -> float:
+    """Add the time since ``since`` to ``stage``; returns now, the next lap's start."""
+    now = time.monotonic()
+    stages[stage] += now - since
+    return now
 
 
 def _legacy(doc: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
@@ -239,9 +284,9 @@ def behind_reviews(labels: LabelStore, docs: list[dict[str, Any]]) -> list[dict[
     return docs
 
 
-def _count(result: ChunkResult, problem: Problem, doc: dict[str, Any]) -> None:
+def _count(result: ChunkResult, problem: Problem, doc: dict[str, Any]) -> str | None:
     """Count a stored label document into the chunk's result, and list it when it needs review or disagrees with
-    the record's own labels (up to ``LISTED_PER_CHUNK`` of each)."""
+    the record's own labels (up to ``LISTED_PER_CHUNK`` of each); returns its decision status."""
     chosen = doc.get("labels") or []
     candidates = doc.get("candidates") or []
     top_score = round(float(candidates[0]["score"]), 4) if candidates else 0.0
@@ -255,12 +300,14 @@ def _count(result: ChunkResult, problem: Problem, doc: dict[str, Any]) -> None:
             result.disagreements.append({**problem_ref, "provided": list(problem.labels), "chosen": chosen_code,
                                          "score": top_score})  # fmt: skip
     decision = doc.get("decision") or {}
+    result.auto_accepted += decision.get("status") == "auto_accepted"
     if decision.get("status") == "needs_review":
         result.needs_review += 1
         if len(result.review) < LISTED_PER_CHUNK:
             top = [{"code": c["code"], "score": round(float(c["score"]), 4)} for c in candidates[:REVIEW_CANDIDATES]]
             result.review.append({**problem_ref, "reasons": list(decision.get("reasons") or []), "candidates": top})
     result.top_scores.append(top_score)
+    return decision.get("status")
 
 
 # ----------------------------------------------------------------------------------------------------- finish
@@ -340,8 +387,12 @@ def finish_run(
     if review_url:  # the run's queue on the review page
         summary["review_url"] = f"{review_url}?{urlencode({'run_id': safe_run_id(run_id), 'status': 'any'})}"
     summary["report_html"] = report_key(run_id, "html")
+    # The runs before this one of its curricula and model, pooled (None until there are enough): the report
+    # compares with it, and so does the quality gate.
+    summary["baseline"] = trailing_baseline(recent_runs(objects), run_measures(summary))
     objects.write_bytes(summary["report"], json.dumps(summary, ensure_ascii=False, indent=2, default=str).encode())
     objects.write_bytes(summary["report_html"], render_html(summary).encode())
+    record_run(objects, summary)  # into the history the next runs' baselines and the Health page read
     small = {k: v for k, v in summary.items() if k not in LISTS}  # the lists stay in the report: XCom stays small
     log.info("run %s: %s", run_id, {k: v for k, v in small.items() if k != "histogram"})
     return small

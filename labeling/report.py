@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import html
 import math
+from datetime import UTC, datetime
 from typing import Any
+
+from labeling.quality import psi, run_measures
 
 BINS = 10
 # Problems each labeling task lists in each of the report's lists (and quarantined records per file): XCom carries
@@ -47,6 +50,8 @@ def summarize(
     needs_review = sum(r["needs_review"] for r in results)
     stored = labeled + skipped
     scores = [s for r in results for s in r.get("top_scores", [])]
+    confidences = [c for r in results for c in r.get("ocr_confidences", [])]
+    auto = sum(r.get("auto_accepted", 0) for r in results)
     return {
         "run_id": run_id,
         "files": files,
@@ -67,6 +72,13 @@ def summarize(
         ),
         "needs_review": needs_review,
         "needs_review_rate": round(needs_review / stored, 4) if stored else None,
+        "auto_accepted": auto,
+        "auto_accept_rate": round(auto / stored, 4) if stored else None,
+        "curricula": sorted({r["curriculum"] for r in results if r.get("curriculum")}),
+        "ocr_problems": len(confidences),
+        "ocr_confidence_mean": round(sum(confidences) / len(confidences), 4) if confidences else None,
+        "label_seconds": round(sum(r.get("seconds", 0.0) for r in results), 3),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "with_provided_labels": provided,
         "top1_agreements": hits,
         "top1_agreement": round(hits / provided, 4) if provided else None,
@@ -234,6 +246,83 @@ def _quarantine_section(summary: dict[str, Any]) -> str:
     return "<h2>Quarantined</h2>" + _table(["file", "reason", "where", "records"], rows)
 
 
+# The measures a run is compared on with its trailing baseline (labeling.quality.MEASURES), as the report names them.
+BASELINE_MEASURES = (
+    ("needs_review_rate", "needs review", "share"),
+    ("auto_accept_rate", "auto-accepted", "share"),
+    ("quarantine_rate", "quarantined", "share"),
+    ("ocr_confidence_mean", "mean OCR confidence", "number"),
+    ("problems_per_second", "problems per second", "number"),
+)
+
+
+def _baseline_section(summary: dict[str, Any]) -> str:
+    """This run's measures beside the pooled runs before it of the same curricula and model (``finish_run`` stores
+    them as ``summary["baseline"]``; a report without the key, written before it existed, has no section)."""
+    if "baseline" not in summary:
+        return ""
+    e = html.escape
+    base = summary["baseline"]
+    if not base:
+        return ("<h2>Against the baseline</h2><p>No baseline yet: fewer than three earlier runs of these curricula "
+                "with this model.</p>")  # fmt: skip
+    now = run_measures(summary)
+
+    def shown(value: Any, kind: str) -> str:
+        if value is None:
+            return "–"
+        return f"{value:.1%}" if kind == "share" else f"{value:.2f}" if kind == "number" else str(value)
+
+    rows = []
+    for key, name, kind in BASELINE_MEASURES:
+        ours, theirs = now.get(key), base.get(key)
+        if ours is not None and theirs is not None:
+            diff = ours - theirs
+            change = f"{diff * 100:+.1f} points" if kind == "share" else f"{diff:+.2f}"
+        else:
+            change = "–"
+        rows.append([e(name), shown(ours, kind), shown(theirs, kind), change])
+    runs = base.get("runs") or []
+    shift = psi(base.get("histogram") or [], now["histogram"])
+    if shift is not None:  # whether it is more than chance at these run sizes: the quality gate's section says
+        rows.append(["top-1 score distribution (PSI)", f"{shift:.3f}", "0 (same shape)", "–"])
+    return (
+        f"<h2>Against the baseline</h2><p>The baseline pools the {len(runs)} runs before this one with its curricula "
+        f"and model ({base.get('problems', 0)} problems): "
+        + ", ".join(f"<code>{e(str(r))}</code>" for r in runs)
+        + ".</p>"
+        + _table(["measure", "this run", "baseline", "change"], rows)
+    )
+
+
+GATE_STATUS = {
+    "passed": "passed: no measure moved past its threshold",
+    "breached": "BREACHED",
+    "no_baseline": "not judged",
+    "too_small": "not judged",
+}
+
+
+def _gate_section(summary: dict[str, Any]) -> str:
+    """The quality gate's verdict (``labeling.gate``: the ``quality_gate`` task writes it into the report)."""
+    verdict = summary.get("quality_gate")
+    if not verdict:
+        return ""
+    e = html.escape
+    head = f"<h2>Quality gate: {e(GATE_STATUS.get(verdict['status'], verdict['status']))}</h2>"
+    if verdict.get("note"):
+        head += f"<p>{e(verdict['note'])}</p>"
+    rows = []
+    for name, m in (verdict.get("measures") or {}).items():
+        cells = [m.get("value"), m.get("baseline"), m.get("change"), m.get("threshold")]
+        shown = ["–" if v is None else f"{v:.4g}" for v in cells]
+        rows.append([f"<b>{e(name)}</b>" if m.get("breached") else e(name), *shown, "yes" if m.get("breached") else ""])
+    alert = verdict.get("alert")
+    tail = f"<p>Alert: {e(str(alert.get('note', '')))}</p>" if alert else ""
+    table = _table(["measure", "this run", "baseline (PSI: by chance)", "change", "allowed", "breached"], rows)
+    return head + (table if rows else "") + tail
+
+
 def render_html(summary: dict[str, Any]) -> str:
     """One page a reviewer can open from the object store."""
     e = html.escape
@@ -270,7 +359,9 @@ def render_html(summary: dict[str, Any]) -> str:
         "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
         "td ul{margin:0;padding-left:1.2em}</style>"
         f"<h1>Labeling run {e(summary['run_id'])}</h1><table>{table}</table>"
-        f"<h2>Confidence of the chosen label</h2>{_bar_chart(summary['histogram'])}"
+        + _gate_section(summary)
+        + _baseline_section(summary)
+        + f"<h2>Confidence of the chosen label</h2>{_bar_chart(summary['histogram'])}"
         + _review_section(summary)
         + _disagreement_section(summary)
         + _quarantine_section(summary)

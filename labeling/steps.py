@@ -72,8 +72,11 @@ class ChunkResult:
     with_provided_labels: int = 0
     top1_agreements: int = 0
     needs_review: int = 0
+    auto_accepted: int = 0
     top_scores: list[float] = field(default_factory=list)
+    ocr_confidences: list[float] = field(default_factory=list)  # of the problems read off images in this chunk
     model_version: str = ""
+    curriculum: str = ""
     seconds: float = 0.0
     pages: int = 0  # pages read (layout + OCR) in this chunk
     ocr_seconds: float = 0.0

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from graph_seed.codes import normalize_code
+from labeling import events
 from labeling.documents import (
     HUMAN_DECISIONS,
     NEEDS_REVIEW,
@@ -115,14 +116,28 @@ class ReviewWorkspace:
         return doc
 
     def queue(self, *, order: str = "uncertainty", limit: int = 50, cursor: str | None = None, **filters: Any) -> dict:
-        """A page of the review queue (``labeling.documents.review_queue``) as rows for a list, with the counts."""
+        """A page of the review queue (``labeling.documents.review_queue``) as rows for a list, with the counts.
+        The first page of the whole queue (no filter but the default status) also measures it
+        (``events.QueueMeasured``): the review page reads it on every load."""
         page = review_queue(self.labels, order=order, limit=limit, cursor=cursor, **filters)
+        whole = all(v is None for k, v in filters.items() if k != "status")
+        if cursor is None and whole and filters.get("status", NEEDS_REVIEW) == NEEDS_REVIEW:
+            self._measure_queue(page.total)
         return {
             "items": [queue_row(doc) for doc in page.docs],
             "next_cursor": page.cursor,
             "total": page.total,
             "reasons": page.reasons or {},
         }
+
+    def _measure_queue(self, size: int | None) -> None:
+        """Announce the queue's size and the age of its oldest document (one more read, of one document)."""
+        oldest = review_queue(self.labels, order="oldest", limit=1, counts=False).docs
+        created = oldest[0].get("created_at") if oldest else None
+        if isinstance(created, datetime):
+            created = created if created.tzinfo else created.replace(tzinfo=UTC)
+        age = (datetime.now(UTC) - created).total_seconds() if isinstance(created, datetime) else None
+        events.emit(events.QueueMeasured(size=int(size or 0), oldest_age_seconds=age))
 
     def view(self, doc: dict[str, Any] | str) -> dict[str, Any]:
         """One label document as a reviewer sees it: text or crop, candidates with the graph's context, history."""
@@ -351,6 +366,12 @@ class ReviewWorkspace:
         after = {"status": status, "labels": labels, "curriculum": changes.get("curriculum", doc.get("curriculum"))}
         updated = self._update(doc, version, changes, _event(doc, reviewer, action, before, after, note, at))
         self._supersede_others(updated, at)
+        top1 = ((doc.get("candidates") or [{}])[0]).get("code")  # the model's own first choice
+        kept = status == VERIFIED and bool(labels) and labels[0] == top1
+        events.emit(events.ReviewDecided(
+            doc_id=doc["_id"], decision=action, reviewer=reviewer, model_version=str(doc.get("model_version") or ""),
+            curriculum=str(after["curriculum"] or ""), kept_top1=kept,
+        ))  # fmt: skip
         return self.view(updated) if view else updated
 
     def _update(self, doc: dict[str, Any], version: int, changes: dict[str, Any], event: dict) -> dict[str, Any]:

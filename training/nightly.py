@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from posixpath import join
 from typing import Any
 
+from labeling import events
 from labeling.evaluate import evaluate
 from labeling.index import CurriculumIndex
 from labeling.schemas import Problem, safe_run_id
@@ -242,7 +243,14 @@ def register_challenger(stores: Any, opts: dict, result: dict, scores: dict, run
                "comparison": comparison_markdown(scores["challenger"], scores["champion"], decision)}  # fmt: skip
     summary["report"] = write_report(stores.objects, run_id, "promotion", summary)
     log.info(summary["comparison"])
+    events.emit(events.ModelTrained(ref.label, opts["curriculum"], _top1(scores["challenger"])))
     return summary
+
+
+def _top1(scores: dict[str, Any] | None) -> float | None:
+    """The hold-out top-1 of ``holdout_metrics``' scores, if any."""
+    top1 = (scores or {}).get("top1")
+    return None if top1 is None else float(top1)
 
 
 def promote_text_labeler(registry: ModelRegistry, registered: dict[str, Any]) -> dict[str, Any]:
@@ -252,6 +260,9 @@ def promote_text_labeler(registry: ModelRegistry, registered: dict[str, Any]) ->
 
     alias = promote(registry, registered["version"])
     log.info("%s version %s is the champion (%s@%s)", MODEL_NAME, registered["version"], MODEL_NAME, alias)
+    curricula = alias.removeprefix("champion-").replace("--", ",")  # training.promotion.champion_alias, read back
+    label = f"{MODEL_NAME}-v{registered['version']}"  # stores.registry.ModelRef.label: the documents' model version
+    events.emit(events.ModelPromoted(label, curricula, _top1(registered.get("challenger"))))
     return {"champion": registered["version"], "alias": alias}
 
 

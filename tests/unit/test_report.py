@@ -119,3 +119,52 @@ def test_the_page_says_what_was_left_for_the_next_run_and_what_waits_on_a_live_r
     page = render_html(summary)
     assert "<th>left in incoming/ for the next run</th><td>600</td>" in page
     assert "a.jsonl (run manual__x)" in page
+
+
+def test_the_page_compares_the_run_with_its_trailing_baseline_when_the_summary_carries_one():
+    results = [{"chunk": "c", "labeled": 10, "skipped": 0, "with_provided_labels": 0, "top1_agreements": 0,
+                "needs_review": 6, "auto_accepted": 4, "top_scores": [0.95] * 10, "model_version": "m",
+                "curriculum": "kr-2022", "seconds": 2.0}]  # fmt: skip
+    summary = summarize("now", [], results, {})
+    assert "Against the baseline" not in render_html(summary)  # a report from before baselines: no section
+    summary["baseline"] = None
+    assert "No baseline yet" in _section(render_html(summary), "Against the baseline")
+    summary["baseline"] = {"runs": ["r1", "r2", "r3"], "problems": 300, "needs_review_rate": 0.2,
+                           "auto_accept_rate": 0.8, "quarantine_rate": 0.0, "ocr_confidence_mean": None,
+                           "problems_per_second": 4.0, "histogram": [30] * 10}  # fmt: skip
+    section = _section(render_html(summary), "Against the baseline")
+    assert "<code>r1</code>, <code>r2</code>, <code>r3</code>" in section and "300 problems" in section
+    cells = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", section)
+    rows = {name: (ours, theirs, change) for name, ours, theirs, change in cells}
+    assert rows["needs review"] == ("60.0%", "20.0%", "+40.0 points")
+    assert rows["problems per second"] == ("5.00", "4.00", "+1.00")
+    assert rows["mean OCR confidence"] == ("–", "–", "–")  # no page read: nothing to compare
+    assert float(rows["top-1 score distribution (PSI)"][0]) > 1  # every score in the top bin against a flat one
+
+
+def test_the_page_shows_the_quality_gates_verdict_with_the_breached_measure_marked():
+    results = [
+        {
+            "chunk": "c",
+            "labeled": 30,
+            "skipped": 0,
+            "with_provided_labels": 0,
+            "top1_agreements": 0,
+            "needs_review": 30,
+            "top_scores": [0.2] * 30,
+            "model_version": "m",
+            "curriculum": "kr-2022",
+        }
+    ]
+    summary = summarize("english", [], results, {})
+    assert "Quality gate" not in render_html(summary)  # not judged yet (the gate runs after the report)
+    summary["quality_gate"] = {
+        "status": "breached", "breaches": ["score_psi"], "alert": {"sent": True, "note": "sent"},
+        "measures": {
+            "needs_review_rate": {"value": 1.0, "baseline": 1.0, "change": 0.0, "threshold": 0.2, "breached": False},
+            "score_psi": {"value": 2.9, "baseline": 0.36, "change": 2.54, "threshold": 0.25, "breached": True},
+        },
+    }  # fmt: skip
+    section = _section(render_html(summary), "Quality gate: BREACHED")
+    assert "<td><b>score_psi</b></td><td>2.9</td><td>0.36</td><td>2.54</td><td>0.25</td><td>yes</td>" in section
+    assert "<td>needs_review_rate</td>" in section and "Alert: sent" in section
