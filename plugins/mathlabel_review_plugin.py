@@ -1,5 +1,6 @@
-"""Registers the review workspace with Airflow: its FastAPI app at ``/mathlabel`` and two views of its page, "Review"
-in the navigation and a "Review" tab on each ``batch_labeling`` run (opening that run's queue).
+"""Registers the review workspace with Airflow: its FastAPI app at ``/mathlabel``, two views of its page, "Review"
+in the navigation and a "Review" tab on each ``batch_labeling`` run (opening that run's queue), and "Health" in the
+navigation (plots over the last runs, ``/mathlabel/health``).
 
 The app is created when the API server loads plugins; it reaches the stores only on the first request.
 """
@@ -27,6 +28,16 @@ class MathlabelReviewPlugin(AirflowPlugin):
             "destination": "nav",
             "url_route": "mathlabel-review",
             "icon": f"{URL_PREFIX}/static/icon.svg",
+        },
+        {
+            "name": "Health",
+            "href": f"{URL_PREFIX}/health",
+            "destination": "nav",
+            "url_route": "mathlabel-health",
+            "icon": f"{URL_PREFIX}/static/health-icon.svg",
+            # Two or more nav views that are not top level fold into Airflow's "Plugins" menu: Health stands beside
+            # Review in the navigation instead of hiding both behind it.
+            "nav_top_level": True,
         },
         {
             # Airflow fills {DAG_ID} and {RUN_ID}. The tab shows on every DAG's runs; only batch_labeling runs (and

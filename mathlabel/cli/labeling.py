@@ -23,13 +23,15 @@ RECORDS_LISTED = 3  # and of each, the refused records (or archive members) it n
 
 
 def _review_hint(settings, review_url: str | None) -> list[str]:
-    """How to review the run's labels: the page's URL and the logins (passwords exist once the UI has started)."""
+    """How to review the run's labels: the page's URL, the Health page's (runs over time) and the logins (passwords
+    exist once the UI has started)."""
     from mathlabel.airflow_ui import AirflowUI
 
     ui = AirflowUI(settings)
     logins = ui.passwords()
     url = review_url or f"{ui.url}/mathlabel/"
-    lines = ["", "review the labels in the Airflow UI: `make airflow-ui` (or `mathlabel ui`), then open", f"  {url}"]
+    lines = ["", "review the labels in the Airflow UI: `make airflow-ui` (or `mathlabel ui`), then open", f"  {url}",
+             "  how the runs and the model are doing (Health):", f"  {ui.url}/mathlabel/health"]  # fmt: skip
     if logins:
         lines += [f"  log in as {user} (password {password})" for user, password in logins.items()
                   if user in {"reviewer", "admin"}]  # fmt: skip

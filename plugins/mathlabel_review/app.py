@@ -193,6 +193,37 @@ def run_summary(run_id: str, user: Reader) -> dict[str, Any]:
     return workspace().run_summary(run_id)
 
 
+@api.get("/health")
+def health(user: Reader, limit: Annotated[int, Query(ge=1, le=200)] = 30) -> dict[str, Any]:
+    """The Health page's data: the last ``limit`` runs' measures (oldest first) with each report's link, the latest
+    run's trailing baseline, reviewer agreement per model version and curriculum, and the review queue's size and
+    age."""
+    from review.health import health as measure
+
+    ws = workspace()
+    return measure(ws.labels, ws.objects, limit=limit)
+
+
+@api.get("/runs/{run_id}/report", include_in_schema=False)
+def run_report(run_id: str, user: Reader) -> Response:
+    """A run's HTML report, read from the object store (``reports/<run id>.html``); it fetches nothing."""
+    from labeling.batch import report_key
+    from stores.errors import StoreError
+
+    objects = workspace().objects
+    key = report_key(run_id, "html")
+    try:
+        body = objects.read_bytes(key) if objects.exists(key) else None
+    except StoreError:
+        body = None
+    if body is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no report of run {run_id!r}")
+    # A stored page served from this origin: it may style itself, and nothing more (no script, no fetch).
+    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    return Response(body, media_type="text/html; charset=utf-8",
+                    headers={"Content-Security-Policy": csp, "Cache-Control": "private, max-age=60"})  # fmt: skip
+
+
 @api.get("/standards")
 def standards(
     user: Reader,
@@ -264,7 +295,39 @@ def label(doc_id: str, user: Reader) -> JSONResponse:
 # ------------------------------------------------------------------------------------------------ the app
 
 
+class RequestMetrics:
+    """ASGI middleware: each request counted and timed by its route template (``/api/v1/labels/{doc_id:path}/accept``,
+    never the id: few tag values), method and status, 409s included (``plugins.mathlabel_metrics``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        status_code = 500  # an exception that escapes every handler
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            from plugins.mathlabel_metrics import record_request
+
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            record_request(route, scope.get("method", ""), status_code, time.monotonic() - started)
+
+
 def create_app() -> FastAPI:
+    from plugins.mathlabel_metrics import register_metrics
+
+    register_metrics()  # the reviews decided in this process become metrics
     app = FastAPI(
         title="mathlabel review API",
         version=API_VERSION,
@@ -276,6 +339,7 @@ def create_app() -> FastAPI:
         openapi_url=None,
     )
     app.include_router(api)
+    app.add_middleware(RequestMetrics)
 
     @app.exception_handler(ReviewError)
     async def review_error(request: Request, exc: ReviewError) -> JSONResponse:
@@ -303,18 +367,12 @@ def create_app() -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def page(request: Request) -> Response:
         """The review page; without a login, Airflow's login page, coming back here after."""
-        from plugins.mathlabel_review.auth import get_user
+        return await _page(request, "index.html")
 
-        try:
-            user = await get_user(request, None)
-        except HTTPException:
-            from airflow.api_fastapi.app import get_auth_manager
-
-            # The auth manager encodes ``next``: the page's own query (run_id=…&status=…) must survive the login.
-            login = get_auth_manager().get_url_login(next_url=str(request.url))
-            return RedirectResponse(login, status.HTTP_303_SEE_OTHER)
-        await _check_reader(user)
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+    @app.get("/health", include_in_schema=False)
+    async def health_page(request: Request) -> Response:
+        """The Health page (plots over the last runs), behind the same login."""
+        return await _page(request, "health.html")
 
     @app.get("/static/{path:path}", include_in_schema=False)
     def static(path: str, user: Reader) -> FileResponse:
@@ -325,6 +383,22 @@ def create_app() -> FastAPI:
         return FileResponse(file, media_type=media, headers={"Cache-Control": "private, max-age=300"})
 
     return app
+
+
+async def _page(request: Request, name: str) -> Response:
+    """A page of ``static/``; without a login, Airflow's login page, coming back here after."""
+    from plugins.mathlabel_review.auth import get_user
+
+    try:
+        user = await get_user(request, None)
+    except HTTPException:
+        from airflow.api_fastapi.app import get_auth_manager
+
+        # The auth manager encodes ``next``: the page's own query (run_id=…&status=…) must survive the login.
+        login = get_auth_manager().get_url_login(next_url=str(request.url))
+        return RedirectResponse(login, status.HTTP_303_SEE_OTHER)
+    await _check_reader(user)
+    return FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})
 
 
 async def _check_reader(user: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -68,6 +69,8 @@ def test_every_route_refuses_a_caller_without_a_login(client, labeled):
         ("get", f"{_path(some)}/crop"),
         ("get", f"{API}/standards?curriculum=kr-2022&q=x"),
         ("get", f"{API}/runs/run-review/summary"),
+        ("get", f"{API}/runs/run-review/report"),
+        ("get", f"{API}/health"),
         ("get", f"{API}/openapi.json"),
         ("get", f"{API}/docs"),
         ("get", "/mathlabel/static/review.js"),
@@ -83,6 +86,8 @@ def test_every_route_refuses_a_caller_without_a_login(client, labeled):
         assert response.status_code == 401, (url, response.status_code)
     page = client.get("/mathlabel/", follow_redirects=False)  # the page sends the browser to Airflow's login
     assert page.status_code == 303 and "/auth/login" in page.headers["location"]
+    health = client.get("/mathlabel/health", follow_redirects=False)
+    assert health.status_code == 303 and "/auth/login" in health.headers["location"]
 
 
 def test_the_queue_pages_with_a_cursor_filters_and_counts_reasons(client, labeled):
@@ -376,3 +381,71 @@ def test_a_new_champions_label_of_a_reviewed_problem_stays_out_of_the_queue(
     assert new is not None and new["current"] is False and new["superseded_by"] == doc["_id"]  # stored beside it
     queued = {row["problem_id"] for row in _queue(client, headers, status="needs_review")["items"]}
     assert "q1" not in queued and queued  # the other problems' new labels are in the queue
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "labeling" / "samples" / "kr2022_sample.jsonl"
+SAMPLE_RUNS = ("health-1", "health-2", "health-3", "health-4")
+
+
+@pytest.fixture
+def sample_runs(clean_objects, clean_labels, seeded_graph):
+    """The shipped sample labeled by four batch runs (the later three find every problem labeled and skip it)."""
+    from plugins.mathlabel_review.app import workspace
+
+    workspace.cache_clear()
+    index = CurriculumIndex(seeded_graph, "kr-2022")
+    summaries = []
+    for run_id in SAMPLE_RUNS:
+        clean_objects.write_bytes("incoming/kr2022_sample.jsonl", SAMPLE.read_bytes())
+        cfg = batch_config(get_settings(), run_id)
+        summaries.append(run_batch(claim_files(clean_objects, cfg.run_id), objects=clean_objects,
+                                   labels=clean_labels, index=index, cfg=cfg))  # fmt: skip
+    yield summaries
+    workspace.cache_clear()
+
+
+def test_the_health_route_gives_runs_their_baseline_agreement_and_the_queue(client, sample_runs, clean_labels):
+    first, *_, last = sample_runs
+    assert first["baseline"] is None and last["baseline"]["runs"] == list(SAMPLE_RUNS[:3])  # finish_run's baseline
+    headers = login(client, "reviewer") | {"X-Requested-With": "mathlabel", "If-Match": "1"}
+    queued = _queue(client, headers, status="needs_review", limit=2)["items"]
+    kept, changed = (clean_labels.get_label(row["id"]) for row in queued)
+    assert client.post(f"{_path(kept['_id'])}/accept", json={}, headers=headers).status_code == 200
+    other = {"codes": [changed["candidates"][1]["code"]]}
+    assert client.post(f"{_path(changed['_id'])}/correct", json=other, headers=headers).status_code == 200
+
+    response = client.get(f"{API}/health", params={"limit": 3}, headers=login(client, "viewer"))
+    assert response.status_code == 200, response.text
+    health = response.json()
+    assert [r["run_id"] for r in health["runs"]] == list(SAMPLE_RUNS[1:])  # the last three, newest last
+    assert all(r["problems"] == first["labeled"] for r in health["runs"]) and first["labeled"] > 100
+    assert health["runs"][-1]["needs_review_rate"] == last["needs_review_rate"]
+    assert health["latest_baseline"]["runs"] == list(SAMPLE_RUNS[:3])  # read beyond the runs shown
+    (model,) = health["agreement"]
+    assert (model["reviews"], model["kept_top1"], model["agreement"]) == (2, 1, 0.5)
+    assert model["model_version"] == kept["model_version"] and model["curriculum"] == "kr-2022"
+    queue = health["queue"]
+    assert queue["size"] == clean_labels.count_labels({"decision.status": "needs_review", "current": {"$ne": False}})
+    assert queue["by_run"] == {"health-1": queue["size"]} and queue["oldest_age_seconds"] >= 0
+
+    # Each run's report links from the page; the last one compares the run with its baseline.
+    report = client.get(f"{API}/runs/health-4/report", headers=login(client, "viewer"))
+    assert report.status_code == 200 and "script-src" not in report.headers["content-security-policy"]
+    assert "Against the baseline" in report.text and "health-1" in report.text and "needs review" in report.text
+    assert "No baseline yet" in client.get(f"{API}/runs/health-1/report", headers=headers).text
+    assert client.get(f"{API}/runs/nothing/report", headers=headers).status_code == 404
+    client.cookies.set("_token", login(client, "viewer")["Authorization"].removeprefix("Bearer "))  # the UI's login
+    page = client.get("/mathlabel/health", follow_redirects=False)
+    assert page.status_code == 200 and "health.js" in page.text and "cdn" not in page.text.lower()
+
+
+def test_the_health_route_reads_well_before_any_run(client, clean_objects, clean_labels):
+    from plugins.mathlabel_review.app import workspace
+
+    workspace.cache_clear()
+    response = client.get(f"{API}/health", headers=login(client, "viewer"))
+    workspace.cache_clear()
+    assert response.status_code == 200, response.text
+    health = response.json()
+    assert (health["runs"], health["latest_baseline"], health["agreement"]) == ([], None, [])
+    assert health["queue"] == {"size": 0, "by_run": {}, "oldest_created_at": None, "oldest_age_seconds": None}
