@@ -7,6 +7,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
+from operators.alerts import batch_deadline, on_failure
+
 DOC_MD = """
 ### batch_labeling
 Labels every problem file in the object store's `incoming/` folder (JSONL or CSV in UTF-8 or CP949, PNG/JPEG pages,
@@ -36,6 +38,17 @@ multi-page PDFs, and zip archives of them) with curriculum achievement standards
    and `.html` (counts, agreement with any provided labels, confidence histogram, review rate, time per stage), with
    the lists to act on: the problems that need review (reasons, top candidates), those whose chosen label the
    record's own `labels` contradict (they also go to review), and what was quarantined, with reasons and paths.
+
+5. **quality_gate** compares the run with the trailing baseline of its curricula and model (up to
+   `quality_gate.window` earlier runs, at least `min_runs`): needs-review rate, the PSI of the top-1 score histogram,
+   mean OCR confidence, quarantine rate, against the thresholds of `quality_gate` in `defaults.yaml`. The verdict is
+   written into the report (`quality_gate`); a breach sends one alert through `alerts.connections` (e-mail, Slack,
+   SNS) naming the run, the measure, its value, the baseline and the report. `reports/<run_id>.alert.json` records
+   it, written only after the delivery succeeded: a failed delivery fails this task (the labels and the report
+   stand) and its retry sends again; a retry or a rerun after the alert went out sends nothing.
+
+Every task that fails after its retries sends a failure alert through the same connections; a run still going
+`alerts.batch_deadline_minutes` after it was queued sends a deadline alert.
 
 Every step is safe to retry: a failed chunk leaves its file in `processing/<run_id>/`, and the retry picks it up.
 When a task still fails after its retries, **watcher** marks the run failed. The report is written all the same.
@@ -95,7 +108,9 @@ def _run(context):
     from mathlabel.config import get_settings
     from mathlabel.runs import LabelingRun, RunParams
     from operators.clients import build_stores
+    from plugins.mathlabel_metrics import register_metrics
 
+    register_metrics()  # this task's labeling events become Airflow metrics (once per process)
     return LabelingRun(get_settings(), context["run_id"], RunParams.from_params(context["params"]), build_stores())
 
 
@@ -129,7 +144,8 @@ def _checked(run):
     max_active_runs=1,
     tags=["labeling", "mathlabel"],
     doc_md=DOC_MD,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "on_failure_callback": on_failure},
+    deadline=batch_deadline(),
     params={
         # "null" in the type makes the field optional in the trigger form; a plain "string" would be required there.
         "selector": Param(
@@ -179,7 +195,15 @@ def batch_labeling():
         labeled = [result for group in _collected(results) for result in group]
         return _run(get_current_context()).finish(_collected(prepared), labeled)
 
-    @task(trigger_rule="one_failed")  # AirflowFailException: no retries
+    @task
+    def quality_gate(summary: dict) -> dict:
+        """Compare the run with its baseline; a breach marks the report and sends one alert (see DOC_MD, 5)."""
+        from operators.alerts import check_quality
+
+        return check_quality(summary["run_id"])
+
+    # AirflowFailException: no retries. No failure alert: the task that failed has sent its own.
+    @task(trigger_rule="one_failed", on_failure_callback=None)
     def watcher() -> None:
         """Fails the run when any task failed: the report (all_done) is the last task and would otherwise leave a run
         with failed tasks marked successful. Its files stay in processing/ and the report lists them unfinished."""
@@ -191,7 +215,9 @@ def batch_labeling():
     prepared = prepare.expand(key=claimed)
     chunk_keys = chunks(prepared)
     labeled = label.expand(chunks=chunk_keys)
-    [claimed, prepared, chunk_keys, labeled, report(prepared, labeled)] >> watcher()
+    finished = report(prepared, labeled)
+    gate = quality_gate(finished)
+    [claimed, prepared, chunk_keys, labeled, finished, gate] >> watcher()
 
 
 batch_labeling()

@@ -7,6 +7,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
 
+from operators.alerts import on_failure
+
 CURRICULA = ["kr-2022", "kr-2015", "us-ccss"]
 # Raised (through the REST API's asset-events endpoint, e.g. by an S3-notification Lambda) when files land under
 # the object store's curriculum/ prefix; the half-hourly schedule also notices them, since re-seeding unchanged
@@ -30,7 +32,7 @@ Validates curriculum source files and writes them into the graph store (Neo4j in
 **Sources**: a curriculum whose folder `curriculum/<id>/` in the object store holds files is read from there (the
 complete set of that curriculum's files, laid out as in `graph_seed/data/<id>/`); otherwise the shipped data is used.
 Dropping files there and raising the `curriculum_sources` asset event (or waiting for the half-hourly schedule)
-updates the graph.
+updates the graph. A task that fails after its retries sends a failure alert (`alerts.connections`).
 
 **Params**: `curricula`, `source` (`auto`; `shipped` = the project's data only; or another object-store prefix),
 `dry_run` (validate only), `force` (rewrite even unchanged curricula).
@@ -47,7 +49,7 @@ updates the graph.
     max_active_runs=1,
     tags=["graph", "mathlabel"],
     doc_md=DOC_MD,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "on_failure_callback": on_failure},
     params={
         "curricula": Param(
             CURRICULA, type="array", items={"type": "string", "enum": CURRICULA}, description="Curricula to seed"

@@ -9,6 +9,8 @@ import pendulum
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from operators.alerts import nightly_deadline, on_failure
+
 CHAMPION_ASSET = Asset("text_labeler_champion")
 LAYOUT_CHAMPION_ASSET = Asset("layout_detector_champion")
 
@@ -45,6 +47,14 @@ subprocess on this worker) on `training.layout_dataset` (generated first when mi
 champion when there is none or when its validation mAP50 beats the champion's on the same dataset (the
 `layout_detector_champion` Asset then tells labeling runs).
 
+**champion_drift** (beside the training, from the same options) compares reviewer agreement with the champion of the
+curricula (the share of its reviewed labels whose top-1 the reviewer kept) with its hold-out top-1 at promotion; below
+it by more than `quality_gate.drift_margin`, over at least `quality_gate.drift_min_reviews` reviews, it sends the
+drift alert, at most once a day per model version (`reports/drift/<version>.<date>.alert.json`).
+
+Every task that fails after its retries sends a failure alert (`alerts.connections`); a run not finished by
+`alerts.nightly_finish_hour` (Asia/Seoul) sends a deadline alert.
+
 **Params**: `curriculum`, `models` (`text`, `layout`), `promotion` (auto|approval),
 `margin`, `compute` (local|ec2), `instance_type`, `epochs` (for epoch-based models), `new_holdout`,
 `settle_seconds`.
@@ -59,7 +69,9 @@ def _settings():
 
 def _stores():
     from operators.clients import build_stores
+    from plugins.mathlabel_metrics import register_metrics
 
+    register_metrics()  # every task that reaches the stores may train or promote: its events become metrics
     return build_stores()
 
 
@@ -87,7 +99,8 @@ def _outcome():
     max_active_runs=1,
     tags=["training", "mathlabel"],
     doc_md=DOC_MD,
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=1), "on_failure_callback": on_failure},
+    deadline=nightly_deadline(schedule_hour=2),
     params={
         "curriculum": Param(None, type=["null", "string"], description="Curricula to train for; empty = configured"),
         "models": Param(["text"], type="array", items={"enum": ["text", "layout"]}, description="Models to train"),
@@ -194,6 +207,13 @@ def nightly_retraining():
 
         return promote_text_labeler(_stores().registry, get_current_context()["ti"].xcom_pull(task_ids="register"))
 
+    @task
+    def champion_drift(opts: dict) -> dict:
+        """Reviewer agreement with tonight's champion (before any promotion) against its hold-out top-1."""
+        from operators.alerts import check_champion_drift
+
+        return check_champion_drift(opts["curriculum"])
+
     @task(execution_timeout=timedelta(hours=8))
     def train_layout(opts: dict) -> dict:
         from mathlabel.jobs import layout_args
@@ -215,6 +235,7 @@ def nightly_retraining():
             return promote_layout_step(_stores().registry, _settings(), result)
 
     promote_layout(train_layout(opts := options()))
+    champion_drift(opts)
 
     from airflow.providers.standard.operators.hitl import ApprovalOperator
 

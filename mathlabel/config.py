@@ -117,6 +117,27 @@ class OcrSettings(_Section):
     layout_model: str = "auto"
 
 
+class QualityGateSettings(_Section):
+    window: int = 10
+    min_runs: int = 3
+    min_problems: int = 20
+    max_needs_review_rise: float = 0.2
+    max_score_psi: float = 0.25
+    max_ocr_confidence_drop: float = 0.1
+    max_quarantine_rise: float = 0.1
+    drift_margin: float = 0.1
+    drift_min_reviews: int = 30
+
+
+class AlertSettings(_Section):
+    connections: list[str] = []
+    email_to: list[str] = []
+    email_from: str = ""
+    sns_target_arn: str = ""
+    batch_deadline_minutes: int = 120
+    nightly_finish_hour: int = 7
+
+
 class Settings(BaseSettings):
     """All mathlabel settings. Unknown keys in the defaults file or in a section are errors."""
 
@@ -137,6 +158,8 @@ class Settings(BaseSettings):
     training: TrainingSettings = TrainingSettings()
     llm: LLMSettings = LLMSettings()
     ocr: OcrSettings = OcrSettings()
+    quality_gate: QualityGateSettings = QualityGateSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -62,6 +62,10 @@ class ObjectStore(Protocol):
     def write_bytes(self, key: str, data: bytes) -> None:
         """Write atomically: readers see the old object or the new one, never a part."""
 
+    def create(self, key: str, data: bytes) -> bool:
+        """Write ``key`` only if no object is there: of writers racing for one key exactly one gets True (markers
+        of something done once, such as an alert sent)."""
+
     def move(self, src: str, dst: str) -> None:
         """Move an object; afterwards ``src`` is gone and ``dst`` holds its bytes."""
 
@@ -222,6 +226,23 @@ class LocalObjectStore:
         if not self._rename(src, dst):
             raise StoreError(f"cannot move {src!r}: no such object in {self.root}")
 
+    def create(self, key: str, data: bytes) -> bool:
+        """A hard link of a complete temporary file: the link fails if the name exists, and readers never see a
+        part of the object."""
+        with self._folder(key, create=True) as (folder, name):
+            tmp = f".tmp-{uuid.uuid4().hex}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, 0o666, dir_fd=folder)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                os.link(tmp, name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+            except FileExistsError:
+                return False
+            finally:
+                with suppress(FileNotFoundError):
+                    os.unlink(tmp, dir_fd=folder)
+        return True
+
     def claim(self, src: str, dst: str, owner: str) -> bool:
         """One rename: of claimants racing for ``src`` exactly one finds it; the others get False."""
         return self._rename(src, dst)
@@ -311,6 +332,16 @@ class S3ObjectStore:
     def write_bytes(self, key: str, data: bytes) -> None:
         # A single PUT is atomic in S3: readers never see a partial object.
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def create(self, key: str, data: bytes) -> bool:
+        """A PUT with ``If-None-Match: *``: S3 lets exactly one of racing writers create the key."""
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*")
+        except _client_error() as exc:
+            if _code(exc) in _LOST:
+                return False
+            raise StoreError(f"cannot create {self.uri(key)}: {exc}") from exc
+        return True
 
     def move(self, src: str, dst: str) -> None:
         if not self.exists(src):

@@ -5,7 +5,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from labeling import events
 from labeling.schemas import label_doc_id, problem_key
+from tests.otel_metrics import otel_metrics, total  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.dag
 
@@ -45,7 +47,13 @@ def _date_folder(objects, top: str) -> str:
     return f"{top}/{folder}"
 
 
-def test_a_run_labels_good_records_and_quarantines_bad_ones(dag, seeded_graph, clean_objects, clean_labels):
+def test_a_run_labels_good_records_and_quarantines_bad_ones(
+    dag,
+    seeded_graph,
+    clean_objects,
+    clean_labels,
+    otel_metrics,  # noqa: F811
+):
     objects, labels = clean_objects, clean_labels
     objects.write_bytes("incoming/good.jsonl", _jsonl(GOOD))
     objects.write_bytes(
@@ -54,7 +62,9 @@ def test_a_run_labels_good_records_and_quarantines_bad_ones(dag, seeded_graph, c
     )
     objects.write_bytes("incoming/notes.txt", b"this is not a problem set")
 
-    _run(dag)
+    heard: list = []
+    with events.listening(heard.append):
+        _run(dag)
 
     # Every good record has exactly one label document, with candidates from the graph.
     docs = {d["problem_id"]: d for d in labels.find_labels()}
@@ -103,6 +113,16 @@ def test_a_run_labels_good_records_and_quarantines_bad_ones(dag, seeded_graph, c
     assert link.netloc == "127.0.0.1:8080" and link.path == "/mathlabel/"
     assert parse_qs(link.query) == {"run_id": [report["run_id"]], "status": ["any"]}
     assert "Review this run" in page  # the run's queue on the review page
+
+    # The tasks announced it, and registered the listener that made it Airflow metrics (plugins.mathlabel_metrics).
+    quarantined = sorted((e.file, e.record, e.reason_kind) for e in heard if isinstance(e, events.RecordQuarantined))
+    assert quarantined == [("mixed.jsonl", 2, "parse"), ("mixed.jsonl", 3, "validation"),
+                           ("notes.txt", None, "unsupported")]  # fmt: skip
+    read = otel_metrics()
+    assert total(read, "airflow.mathlabel.problems.labeled", curriculum="kr-2022") == 4
+    assert total(read, "airflow.mathlabel.problems.quarantined", reason_kind="parse") == 1
+    assert total(read, "airflow.mathlabel.problems.top1_score") == 4
+    assert total(read, "airflow.mathlabel.stage.ranking") > 0
 
 
 def test_a_pdf_too_large_to_render_is_quarantined_and_the_files_beside_it_are_labeled(
@@ -225,15 +245,36 @@ def test_a_scanned_page_is_split_into_problems_by_the_dag(dag, seeded_graph, cle
     assert report["pages_read"] == 1 and report["seconds_per_page"] > 0
 
 
-def test_bad_metadata_params_fail_the_run_before_anything_is_claimed(dag, seeded_graph, clean_objects, clean_labels):
+def test_bad_metadata_params_fail_the_run_before_anything_is_claimed(
+    dag, seeded_graph, clean_objects, clean_labels, monkeypatch
+):
+    from mathlabel.config import get_settings
+    from tests.smtp_sink import smtp_sink
+
     clean_objects.write_bytes("incoming/set.csv", "id,text\nm-1,12와 18의 최대공약수를 구하시오.\n".encode())
     defaults = {"selector": "", "curriculum": "kr-2022", "force": False, "chunk_size": None, "settle_seconds": 0}
-    for bad in ({"school": "중학교", "grade": 5}, {"course": "미적분학 개론"}):
-        run = dag.test(run_conf={**defaults, "school": None, "grade": None, "course": None, **bad})
-        states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-        assert run.state == "failed" and states["claim"] == "failed", states  # the watcher fails the run
-        assert states["report"] == "success" and states["watcher"] == "failed"
-        assert clean_objects.list("incoming") == ["incoming/set.csv"] and clean_objects.list("processing") == []
+    # the failure callbacks' notifier: e-mail through an SMTP sink
+    monkeypatch.setenv("MATHLABEL_ALERTS__CONNECTIONS", '["alert_smtp"]')
+    monkeypatch.setenv("MATHLABEL_ALERTS__EMAIL_TO", '["ops@example.org"]')
+    get_settings.cache_clear()
+    try:
+        with smtp_sink("alert_smtp") as sink:
+            for bad in ({"school": "중학교", "grade": 5}, {"course": "미적분학 개론"}):
+                run = dag.test(run_conf={**defaults, "school": None, "grade": None, "course": None, **bad})
+                states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+                assert run.state == "failed" and states["claim"] == "failed", states  # the watcher fails the run
+                assert states["report"] == "success" and states["watcher"] == "failed"
+                assert states["quality_gate"] == "success"  # an empty run: not judged, no alert
+                assert clean_objects.list("incoming") == ["incoming/set.csv"]
+                assert clean_objects.list("processing") == []
+                # one failure alert a run, the failed task's: the watcher only echoes it
+                (mail,) = sink.texts()
+                assert f"[mathlabel] batch_labeling.claim failed (run {run.run_id})" in mail
+                assert f"Task claim of DAG batch_labeling failed in run {run.run_id}" in mail
+                assert "AirflowFailException" in mail and ("grade" in mail or "course" in mail)
+                sink.messages.clear()
+    finally:
+        get_settings.cache_clear()
     assert clean_labels.find_labels() == []
 
 

@@ -63,3 +63,25 @@ def test_the_review_plugin_loads_without_the_workspace_or_the_api_server():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_task_sends_a_failure_alert_and_the_long_dags_have_deadlines(dagbag, settings):
+    from datetime import timedelta
+
+    from operators.alerts import deadline_missed, on_failure
+
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            callbacks = task.on_failure_callback or []
+            callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+            if task.task_id == "watcher":  # it fails a run for a task that failed, which alerted already
+                assert callbacks == [], dag_id
+            else:
+                assert on_failure in callbacks, f"{dag_id}.{task.task_id} sends no failure alert"
+    batch, nightly = dagbag.dags["batch_labeling"].deadline, dagbag.dags["nightly_retraining"].deadline
+    assert batch[0].interval == timedelta(minutes=settings.alerts.batch_deadline_minutes)
+    assert nightly[0].interval == timedelta(hours=settings.alerts.nightly_finish_hour - 2)  # after the 02:00 run
+    assert batch[0].callback.path == nightly[0].callback.path == f"{deadline_missed.__module__}.deadline_missed"
+    report = dagbag.dags["batch_labeling"].get_task("report")
+    assert report.downstream_task_ids >= {"quality_gate"}
+    assert "champion_drift" in dagbag.dags["nightly_retraining"].task_ids

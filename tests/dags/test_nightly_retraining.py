@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from labeling import events
 from tests.retraining import CODES, mathcamps_problems, registry_without
 
 pytestmark = pytest.mark.dag
@@ -105,7 +106,9 @@ def test_retraining_promotes_the_first_model_and_never_a_worse_one(dag, registry
     objects.write_bytes("incoming/verified/reviewed.jsonl", _jsonl(problems))
     before = _versions(models)
 
-    first = _run(dag)
+    heard: list = []
+    with events.listening(heard.append):
+        first = _run(dag)
     reports = {k: objects.read_bytes(k).decode() for k in objects.list("reports/retraining")}
     assert first.state == "success", (_states(first), reports)
     states = _states(first)
@@ -118,6 +121,12 @@ def test_retraining_promotes_the_first_model_and_never_a_worse_one(dag, registry
     promotion = json.loads(objects.read_bytes(next(k for k in objects.list("reports/retraining") if "promotion" in k)))
     assert promotion["decision"]["reasons"] == ["no champion yet: the first model becomes champion"]
     assert promotion["challenger"]["top1"] > 0.6 and promotion["champion"] is None
+    # Trained and promoted were announced (plugins.mathlabel_metrics makes them the hold-out top-1 gauge).
+    model = [(type(e).__name__, e.version, e.curriculum, e.holdout_top1) for e in heard
+             if isinstance(e, events.ModelTrained | events.ModelPromoted)]  # fmt: skip
+    top1 = promotion["challenger"]["top1"]
+    assert model == [("ModelTrained", f"text-labeler-v{v1}", "us-ccss", top1),
+                     ("ModelPromoted", f"text-labeler-v{v1}", "us-ccss", top1)]  # fmt: skip
 
     # Reviewers "correct" every label to the wrong code: the challenger trained on that loses on the frozen hold-out.
     shifted = [{**p, "labels": [CODES[(CODES.index(p["labels"][0]) + 1) % len(CODES)]]} for p in problems]

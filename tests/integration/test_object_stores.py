@@ -92,6 +92,13 @@ def test_an_object_is_claimed_by_one_claimant_only(store):
     assert store.unsafe("incoming") == {}  # plain objects only
 
 
+def test_create_writes_a_key_once_only(store):
+    assert store.create("reports/r1.alert.json", b"first") is True
+    assert store.create("reports/r1.alert.json", b"second") is False  # already there: left as it was
+    assert store.read_bytes("reports/r1.alert.json") == b"first"
+    assert store.list("reports") == ["reports/r1.alert.json"]  # no temporary file left beside it
+
+
 @pytest.mark.parametrize("store", ["s3"], indirect=True)
 def test_a_claim_marker_left_by_a_dead_claimant_is_finished_by_its_retry_or_taken_over_once_stale(store, monkeypatch):
     import stores.objects
