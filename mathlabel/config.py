@@ -134,6 +134,7 @@ class AlertSettings(_Section):
     email_to: list[str] = []
     email_from: str = ""
     sns_target_arn: str = ""
+    deadlines: bool = True
     batch_deadline_minutes: int = 120
     nightly_finish_hour: int = 7
 

@@ -167,13 +167,17 @@ def _deadline(reference: Any, interval: Any, name: str) -> Any:
 
 
 def batch_deadline() -> Any:
-    """batch_labeling's deadline: ``alerts.batch_deadline_minutes`` after its run was queued. Read when the DAG is
-    parsed (a DAG's deadline is part of its definition, as its schedule is)."""
+    """batch_labeling's deadline: ``alerts.batch_deadline_minutes`` after its run was queued (None with
+    ``alerts.deadlines`` off). Read when the DAG is parsed (a DAG's deadline is part of its definition, as its
+    schedule is)."""
     from datetime import timedelta
 
     from airflow.sdk.definitions.deadline import DeadlineReference
 
-    minutes = get_settings().alerts.batch_deadline_minutes
+    alerts = get_settings().alerts
+    if not alerts.deadlines:
+        return None
+    minutes = alerts.batch_deadline_minutes
     return _deadline(DeadlineReference.DAGRUN_QUEUED_AT, timedelta(minutes=minutes), "batch_labeling_late")
 
 
@@ -184,5 +188,8 @@ def nightly_deadline(schedule_hour: int = 2) -> Any:
 
     from airflow.sdk.definitions.deadline import DeadlineReference
 
-    hours = (get_settings().alerts.nightly_finish_hour - schedule_hour) % 24 or 24
+    alerts = get_settings().alerts
+    if not alerts.deadlines:
+        return None
+    hours = (alerts.nightly_finish_hour - schedule_hour) % 24 or 24
     return _deadline(DeadlineReference.DAGRUN_LOGICAL_DATE, timedelta(hours=hours), "nightly_retraining_late")
