@@ -208,14 +208,25 @@ class LocalObjectStore:
                     raise StoreError(f"no object {key!r} in {self.root}: not a plain file")
                 return handle.read()
 
+    @staticmethod
+    def _complete_temp(folder: int, data: bytes) -> str:
+        """A new temporary file in ``folder`` holding ``data`` (its name): renamed or linked into place whole."""
+        tmp = f".tmp-{uuid.uuid4().hex}"
+        # Not mkstemp: its files are 0600. os.open's mode is masked by the umask, as any other file's is.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, 0o666, dir_fd=folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        except BaseException:
+            with suppress(FileNotFoundError):
+                os.unlink(tmp, dir_fd=folder)
+            raise
+        return tmp
+
     def write_bytes(self, key: str, data: bytes) -> None:
         with self._folder(key, create=True) as (folder, name):
-            tmp = f".tmp-{uuid.uuid4().hex}"
-            # Not mkstemp: its files are 0600. os.open's mode is masked by the umask, as any other file's is.
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, 0o666, dir_fd=folder)
+            tmp = self._complete_temp(folder, data)
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
                 os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)  # over a link: replaces the link itself
             except BaseException:
                 with suppress(FileNotFoundError):
@@ -230,11 +241,8 @@ class LocalObjectStore:
         """A hard link of a complete temporary file: the link fails if the name exists, and readers never see a
         part of the object."""
         with self._folder(key, create=True) as (folder, name):
-            tmp = f".tmp-{uuid.uuid4().hex}"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, 0o666, dir_fd=folder)
+            tmp = self._complete_temp(folder, data)
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
                 os.link(tmp, name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
             except FileExistsError:
                 return False
