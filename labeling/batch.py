@@ -33,7 +33,7 @@ from labeling.ingest import jsonl_lines
 from labeling.intake import INCOMING, Filing, claim_outcome, release
 from labeling.llm import Judge
 from labeling.pipeline import build_label_doc
-from labeling.quality import recent_runs, record_run, run_measures, trailing_baseline
+from labeling.quality import baseline_for, record_run
 from labeling.report import LISTED_PER_CHUNK, render_html, summarize
 from labeling.schemas import Problem, label_doc_id, problem_key, safe_run_id, stored_problem_key
 from labeling.steps import BatchConfig, ChunkResult, Item, Prepared, quarantine, write_chunks
@@ -336,13 +336,17 @@ def finish_run(
     run_date: str | None = None,
     stage_seconds: dict[str, float] | None = None,
     review_url: str = "",
+    baseline_window: int = 10,
+    baseline_min_runs: int = 3,
 ) -> dict[str, Any]:
     """Move each input whose chunks are all stored to ``processed/``, then write the report (JSON and HTML).
 
     A file with a missing chunk result (its task failed) stays in ``processing/<run_id>/`` for the retry and is
     listed as unfinished: kept, never lost. The report lists the problems that need review and the disagreements
     the chunk results carry, and what was quarantined (read from the ``.error.json`` files they name); the summary
-    returned (an XCom under Airflow) leaves those lists out.
+    returned (an XCom under Airflow) leaves those lists out. The report carries the run's trailing baseline
+    (``baseline_window`` and ``baseline_min_runs``: the quality gate's settings, so that the gate judges the run by
+    the same baseline the report shows), and the run's measures join the history (``labeling.quality``).
     """
     filing = Filing(objects, run_id, run_date or datetime.now(UTC).strftime("%Y-%m-%d"))
     done = {r["chunk"] for r in results}
@@ -389,7 +393,7 @@ def finish_run(
     summary["report_html"] = report_key(run_id, "html")
     # The runs before this one of its curricula and model, pooled (None until there are enough): the report
     # compares with it, and so does the quality gate.
-    summary["baseline"] = trailing_baseline(recent_runs(objects), run_measures(summary))
+    summary["baseline"] = baseline_for(objects, summary, window=baseline_window, min_runs=baseline_min_runs)
     objects.write_bytes(summary["report"], json.dumps(summary, ensure_ascii=False, indent=2, default=str).encode())
     objects.write_bytes(summary["report_html"], render_html(summary).encode())
     record_run(objects, summary)  # into the history the next runs' baselines and the Health page read

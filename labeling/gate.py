@@ -21,13 +21,12 @@ from typing import Any
 
 from labeling.alerts import Alert, Notify, send_once
 from labeling.batch import report_key
-from labeling.quality import psi, recent_runs, run_measures, trailing_baseline
+from labeling.quality import baseline_for, psi, run_measures
 from labeling.report import render_html
 from labeling.schemas import safe_run_id
 from stores.objects import ObjectStore
 
 log = logging.getLogger(__name__)
-HISTORY = 500  # latest run reports read for a baseline: enough to find `window` runs of a curricula among others
 
 
 @dataclass(frozen=True)
@@ -154,7 +153,10 @@ def check_run(objects: ObjectStore, run_id: str, limits: GateThresholds, notify:
     """
     report = json.loads(objects.read_bytes(report_key(run_id)))
     run = run_measures(report)
-    baseline = trailing_baseline(recent_runs(objects, HISTORY), run, window=limits.window, min_runs=limits.min_runs)
+    if "baseline" in report:  # finish_run judged the history once, with these settings: the same baseline
+        baseline = report["baseline"]
+    else:  # a report written before finish_run stored its baseline
+        baseline = baseline_for(objects, report, window=limits.window, min_runs=limits.min_runs)
     verdict = judge(run, baseline, limits)
     if baseline is not None:
         verdict["baseline"] = {k: v for k, v in baseline.items() if k != "runs"}

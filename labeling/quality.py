@@ -108,6 +108,16 @@ def trailing_baseline(
     return out
 
 
+BASELINE_SEARCH = 200  # latest runs read for a baseline: enough to find `window` runs of a curricula among others
+
+
+def baseline_for(objects: ObjectStore, summary: dict[str, Any], *, window: int = 10, min_runs: int = 3):
+    """The trailing baseline of a finished run's summary, from the history (``trailing_baseline``)."""
+    return trailing_baseline(
+        recent_runs(objects, BASELINE_SEARCH), run_measures(summary), window=window, min_runs=min_runs
+    )
+
+
 def psi(expected: Sequence[float], actual: Sequence[float], floor: float = 1e-4) -> float | None:
     """Population stability index of two histograms over the same bins (counts or shares): the sum over bins of
     (a - e) ln(a / e) on shares, each floored at ``floor`` so an empty bin does not make it infinite. Under 0.1 is

@@ -156,7 +156,9 @@ class LabelingRun:
         """File the inputs and write the report; reads no Params, so it runs when they were bad, too."""
         # Not self.cfg: the report is written even when bad Params made the run fail before it had a config.
         review_url = self.settings.labeling.review_url
-        return finish_run(self.stores.objects, self.run_id, prepared, results, review_url=review_url)
+        gate = self.settings.quality_gate  # the report's baseline is the one the quality gate judges the run by
+        return finish_run(self.stores.objects, self.run_id, prepared, results, review_url=review_url,
+                          baseline_window=gate.window, baseline_min_runs=gate.min_runs)  # fmt: skip
 
     def run(self, keys: list[str]) -> dict[str, Any]:
         """Prepare, label and finish the claimed ``keys`` in-process (``mathlabel label``)."""
