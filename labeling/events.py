@@ -140,12 +140,15 @@ def listeners() -> list[Listener]:
 
 @contextmanager
 def listening(listener: Listener) -> Iterator[Listener]:
-    """``listener`` registered for the ``with`` block only (tests, a CLI run)."""
+    """``listener`` registered for the ``with`` block only (tests, a CLI run); one that was registered before the
+    block stays registered after it."""
+    already = listener in listeners()
     add_listener(listener)
     try:
         yield listener
     finally:
-        remove_listener(listener)
+        if not already:
+            remove_listener(listener)
 
 
 def emit(event: Event) -> None:
